@@ -1,0 +1,36 @@
+# digitlab: `make run` trains the default preset end to end, `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PRESET ?= seed1
+
+.PHONY: help install data run train evaluate test test-all clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	# torch first and pinned: the CPU build; anything unpinned would pull CUDA wheels
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(STAMP)  ## create .venv and install digitlab with everything it needs
+
+data: $(STAMP)  ## fetch MNIST into the cache (offline afterwards)
+	$(BIN)/digitlab data fetch
+
+run: data  ## main job: fetch MNIST, train the default preset, write its report
+	$(BIN)/digitlab train --preset $(PRESET)
+	$(BIN)/digitlab evaluate
+
+test: $(STAMP)  ## run the default (fast) test suite
+	$(BIN)/pytest
+
+test-all: $(STAMP)  ## run every test, the slow ones too
+	$(BIN)/pytest -m ''
+
+clean:  ## remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,43 @@
+"""Checkpoint files: written atomically, read with ``torch.load(weights_only=True)``.
+
+A checkpoint is a dict of tensors and plain Python values (no pickled
+objects), so loading one never runs code. ``best.pt`` carries what is needed
+to use and trust the model: weights, model config, the preprocessing spec,
+metrics, the full training config, data checksums, git commit and library
+versions. ``last.pt`` adds optimizer, callback, RNG and history state for resuming.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .errors import DigitlabError
+from .utils import atomic_path
+
+FORMAT = "digitlab/checkpoint"
+FORMAT_VERSION = 1
+
+
+def save(path: str | os.PathLike, payload: dict) -> None:
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(payload, tmp)
+
+
+def load(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise DigitlabError(f"model file not found: {path}; train one with `digitlab train` or pass --model PATH")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt zip, truncated file, a pickle with objects we refuse...
+        raise DigitlabError(f"{path} is not a readable digitlab checkpoint ({type(e).__name__}); re-train or re-download it") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise DigitlabError(f"{path} is not a digitlab checkpoint (no '{FORMAT}' marker)")
+    if ckpt.get("format_version", 0) > FORMAT_VERSION:
+        raise DigitlabError(f"{path} was written by a newer digitlab (format {ckpt['format_version']}); upgrade digitlab")
+    return ckpt

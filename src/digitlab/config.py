@@ -1,0 +1,106 @@
+"""Configuration: named presets (``configs/*.yaml``), files and ``--set`` overrides.
+
+A config is a nested dict. Resolution order: the preset, then ``--config
+FILE`` merged over it, then each ``--set a.b=value`` (the value parsed as
+YAML). Keys that the preset does not have are errors, so a typo never
+silently does nothing.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from .errors import DigitlabError
+
+
+def configs_dir() -> Path:
+    packaged = Path(__file__).parent / "configs"  # in a built wheel
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "configs"
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in configs_dir().glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise DigitlabError(f"cannot read config {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise DigitlabError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise DigitlabError(f"config {path} must be a mapping of keys to values")
+    return data
+
+
+def load_preset(name: str) -> dict:
+    path = configs_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise DigitlabError(f"unknown preset {name!r}; choose one of: {', '.join(presets())}")
+    return _read_yaml(path)
+
+
+def merge(base: dict, over: dict, prefix: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        dotted = f"{prefix}{key}"
+        if key not in out:
+            raise DigitlabError(f"unknown config key {dotted!r}; known keys here: {', '.join(sorted(out))}")
+        if isinstance(out[key], dict):
+            if not isinstance(value, dict):
+                raise DigitlabError(f"config key {dotted!r} is a section; set one of its keys, e.g. {dotted}.{next(iter(out[key]))}")
+            out[key] = merge(out[key], value, dotted + ".")
+        else:
+            out[key] = value
+    return out
+
+
+def parse_set(item: str) -> dict:
+    """``a.b.c=value`` to ``{"a": {"b": {"c": value}}}``, the value parsed as YAML."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise DigitlabError(f"--set {item!r} should look like key=value, e.g. --set train.lr=0.0005")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    out: dict = value
+    for part in reversed(key.strip().split(".")):
+        out = {part: out}
+    return out
+
+
+def resolve(preset: str | None = "seed1", config_file: str | None = None, sets: list[str] | None = None) -> dict:
+    file_cfg = _read_yaml(Path(config_file)) if config_file else {}
+    name = preset or file_cfg.get("preset") or "seed1"
+    cfg = load_preset(name)
+    if file_cfg:
+        cfg = merge(cfg, file_cfg)
+    for item in sets or []:
+        cfg = merge(cfg, parse_set(item))
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    t, d = cfg["train"], cfg["data"]
+    checks = [
+        (isinstance(t["epochs"], int) and t["epochs"] >= 1, "train.epochs must be a whole number >= 1"),
+        (isinstance(t["batch_size"], int) and t["batch_size"] >= 1, "train.batch_size must be a whole number >= 1"),
+        (isinstance(t["lr"], (int, float)) and t["lr"] > 0, "train.lr must be a positive number"),
+        (isinstance(t["seed"], int), "train.seed must be a whole number"),
+        (isinstance(d["val_fraction"], (int, float)) and 0 < d["val_fraction"] < 1, "data.val_fraction must lie between 0 and 1"),
+        (d["limit"] is None or (isinstance(d["limit"], int) and d["limit"] >= 20), "data.limit must be null or a whole number >= 20"),
+        (isinstance(d["sources"], list) and d["sources"], "data.sources must be a non-empty list, e.g. [mnist]"),
+        (isinstance(cfg["model"].get("l2", 0), (int, float)) and cfg["model"].get("l2", 0) >= 0, "model.l2 must be >= 0"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise DigitlabError(msg)
+
+
+def dump(cfg: dict) -> str:
+    return yaml.safe_dump(cfg, sort_keys=False)

@@ -1,0 +1,103 @@
+"""Inference: load a checkpoint and predict digits from arrays or image files.
+
+This is the Python API most users want::
+
+    import digitlab
+    model = digitlab.load_model("runs/2026-11-21-seed1/best.pt")
+    model.predict_files(["seven.png"])[0]   # {'digit': 7, 'confidence': 0.998, ...}
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .errors import DigitlabError
+from .models import build_model
+from .preprocess import load_image, prepare_image
+from .utils import resolve_device
+
+
+def to_input(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 (N,28,28) 0-255 or float (N,28,28) 0-1 to a float (N,1,28,28) tensor on ``device``."""
+    t = torch.as_tensor(x).to(device, non_blocking=True)
+    if t.dtype == torch.uint8:
+        t = t.float().div_(255.0)
+    else:
+        t = t.float()
+    return t.reshape(-1, 1, 28, 28)
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, x, device: torch.device | None = None, batch_size: int = 1024) -> torch.Tensor:
+    """Logits for (N,28,28) images, in eval mode, on CPU at the end."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = [model(to_input(x[i : i + batch_size], device)).float().cpu() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, 10)
+
+
+def find_default_model(runs_dir: str | os.PathLike = "runs") -> Path:
+    """The newest ``runs/*/best.pt``; a later release adds a shipped model before it."""
+    candidates = sorted(Path(runs_dir).glob("*/best.pt"), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise DigitlabError("no model found: train one with `digitlab train --preset seed1` or pass a model path")
+    return candidates[-1]
+
+
+@dataclass
+class Predictor:
+    """A trained network plus everything recorded about it in its checkpoint."""
+
+    model: torch.nn.Module
+    checkpoint: dict
+    path: Path
+    device: torch.device
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, device: str = "auto") -> "Predictor":
+        path = Path(path) if path is not None else find_default_model()
+        ckpt = checkpoint.load(path)
+        if path.is_dir():
+            path = path / "best.pt"
+        model = build_model(ckpt["model"])
+        try:
+            model.load_state_dict(ckpt["state_dict"])
+        except (RuntimeError, KeyError) as e:
+            raise DigitlabError(f"{path}: weights do not match model {ckpt['model'].get('arch')!r} ({str(e).splitlines()[0][:100]})") from None
+        dev = resolve_device(device)
+        model.to(dev).eval()
+        return cls(model, ckpt, path, dev)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Softmax probabilities (N, 10) for MNIST-style images (N, 28, 28)."""
+        return torch.softmax(predict_logits(self.model, x, self.device), dim=1).numpy()
+
+    def predict_array(self, x: np.ndarray) -> list[dict]:
+        probs = self.probabilities(np.asarray(x))
+        return [{"digit": int(p.argmax()), "confidence": float(p.max()), "probabilities": [float(v) for v in p]}
+                for p in probs]
+
+    def predict_images(self, images) -> list[dict]:
+        """Any images (PIL, arrays, paths) through the one preprocessing function."""
+        x = np.stack([prepare_image(im) for im in images]) if images else np.zeros((0, 28, 28), np.float32)
+        results = self.predict_array(x)
+        for r, xi in zip(results, x):
+            r["empty"] = not bool(xi.any())
+        return results
+
+    def predict_files(self, paths) -> list[dict]:
+        results = self.predict_images([load_image(p) for p in paths])
+        for r, p in zip(results, paths):
+            r["file"] = str(p)
+        return results
+
+
+def load_model(path: str | os.PathLike | None = None, device: str = "auto") -> Predictor:
+    return Predictor.load(path, device)

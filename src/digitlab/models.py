@@ -1,0 +1,144 @@
+"""A registry of named digit-recognition networks (no I/O here).
+
+``seed1`` and ``seed2`` follow the two seed documents exactly; new
+architectures register with :func:`register`. Keras semantics are kept where
+the seeds assume Keras: BatchNorm momentum 0.99 / eps 1e-3 (torch momentum
+0.01, after a 100-batch warm-up, see :class:`_WarmupMomentum`), Glorot-uniform weights with zero biases, and an L2 penalty
+``l2 * sum(w**2)`` on the dense kernel that the trainer adds to the loss.
+Networks return logits; softmax is applied at inference (cross-entropy on
+logits in training is the numerically stable form of Keras' softmax output).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .errors import DigitlabError
+
+BN_MOMENTUM = 0.01  # Keras momentum=0.99: running = 0.99*running + 0.01*batch
+BN_EPS = 1e-3
+
+
+class _WarmupMomentum:
+    """BatchNorm whose running statistics are a cumulative average for the first
+    1/BN_MOMENTUM batches, then Keras' exponential average.
+
+    With a fixed 0.99 the statistics start at (0, 1) and need ~500 steps to
+    forget that, so a model evaluated in its first epoch (or after a short run
+    on a small dataset) is wrong in eval mode however well it trains; Keras
+    has the same flaw. momentum = max(0.01, 1/t) gives true statistics from
+    the first batch and exactly Keras' update after 100 batches.
+    """
+
+    def forward(self, x):
+        if self.training and self.momentum > BN_MOMENTUM:
+            self.momentum = max(BN_MOMENTUM, 1.0 / (float(self.num_batches_tracked) + 1.0))
+        return super().forward(x)
+
+
+class BatchNorm2d(_WarmupMomentum, nn.BatchNorm2d):
+    def __init__(self, n):
+        super().__init__(n, eps=BN_EPS, momentum=1.0)
+
+
+class BatchNorm1d(_WarmupMomentum, nn.BatchNorm1d):
+    def __init__(self, n):
+        super().__init__(n, eps=BN_EPS, momentum=1.0)
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+
+
+def register(name: str, description: str):
+    def deco(fn):
+        _REGISTRY[name] = fn
+        _DESCRIPTIONS[name] = description
+        return fn
+
+    return deco
+
+
+def available() -> dict[str, str]:
+    return dict(_DESCRIPTIONS)
+
+
+def _conv_bn(cin: int, cout: int, padding: str) -> list[nn.Module]:
+    # Keras order in the seeds: Conv2D(activation='relu') then BatchNormalization.
+    return [nn.Conv2d(cin, cout, 3, padding=padding), nn.ReLU(inplace=True),
+            BatchNorm2d(cout)]
+
+
+def _block(cin: int, cout: int, padding: str, dropout: nn.Module) -> nn.Sequential:
+    return nn.Sequential(*_conv_bn(cin, cout, padding), *_conv_bn(cout, cout, padding), nn.MaxPool2d(2), dropout)
+
+
+class DigitNet(nn.Module):
+    """Conv blocks, then Flatten -> Dense(ReLU) -> BatchNorm -> Dropout -> Dense(10)."""
+
+    def __init__(self, blocks: list[nn.Module], flat: int, dense: int, dropout: float, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(*blocks)
+        self.dense = nn.Linear(flat, dense)
+        self.head = nn.Sequential(nn.ReLU(inplace=True), BatchNorm1d(dense),
+                                  nn.Dropout(dropout), nn.Linear(dense, num_classes))
+        keras_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dense(torch.flatten(self.features(x), 1)))
+
+    def l2_parameters(self) -> list[torch.Tensor]:
+        """Tensors the L2 penalty applies to: the dense kernel, as in the seeds."""
+        return [self.dense.weight]
+
+
+def keras_init(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+@register("seed1", "seed 000: 32-96-128 conv blocks, SpatialDropout2D 0.2, Dense 1050 + L2, Dropout 0.5")
+def seed1(dense: int = 1050, spatial_dropout: float = 0.2, dropout: float = 0.5) -> DigitNet:
+    # 'valid' padding in blocks 1-2 (the document names 'same' only for block 3):
+    # 28 -> 26 -> 24 -> 12 -> 10 -> 8 -> 4 -> 4 -> 4 -> 2, so 128*2*2 features.
+    blocks = [
+        _block(1, 32, "valid", nn.Dropout2d(spatial_dropout)),
+        _block(32, 96, "valid", nn.Dropout2d(spatial_dropout)),
+        _block(96, 128, "same", nn.Dropout2d(spatial_dropout)),
+    ]
+    return DigitNet(blocks, 128 * 2 * 2, dense, dropout)
+
+
+@register("seed2", "seed 002: 32-64-128 conv blocks ('same'), Dropout 0.25, Dense 1560, Dropout 0.5 (~2.1M params)")
+def seed2(dense: int = 1560, block_dropout: float = 0.25, dropout: float = 0.5) -> DigitNet:
+    # The document fixes filters, dropout rates and ~2.1M trainable parameters but
+    # not the dense width; 1560 gives 2,104,738 (28 -> 14 -> 7 -> 3, so 128*3*3 features).
+    blocks = [
+        _block(1, 32, "same", nn.Dropout(block_dropout)),
+        _block(32, 64, "same", nn.Dropout(block_dropout)),
+        _block(64, 128, "same", nn.Dropout(block_dropout)),
+    ]
+    return DigitNet(blocks, 128 * 3 * 3, dense, dropout)
+
+
+def build_model(spec: dict) -> nn.Module:
+    """Build from ``{"arch": NAME, **kwargs}`` (the ``model`` section of a config)."""
+    spec = dict(spec)
+    name = spec.pop("arch", None)
+    spec.pop("l2", None)  # a training setting kept beside the model for readability
+    if name not in _REGISTRY:
+        raise DigitlabError(f"unknown model {name!r}; choose one of: {', '.join(sorted(_REGISTRY))} (see `digitlab models`)")
+    try:
+        return _REGISTRY[name](**spec)
+    except TypeError as e:
+        raise DigitlabError(f"bad settings for model {name!r}: {e}") from None
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    """Counts as Keras reports them: trainable, plus BatchNorm moving statistics."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    stats = sum(b.numel() for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var")))
+    return {"trainable": trainable, "non_trainable": stats, "total": trainable + stats}

@@ -1,0 +1,86 @@
+"""Figures people would rather look at than read: training curves, confusion
+matrices, misclassified examples. All written atomically as PNG."""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .utils import save_figure_atomic  # noqa: E402
+
+
+def training_curves(history: list[dict], path: str | os.PathLike) -> None:
+    ep = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].plot(ep, [h["loss"] for h in history], "o-", ms=3, label="train")
+    axes[0].plot(ep, [h["val_loss"] for h in history], "o-", ms=3, label="validation")
+    axes[0].set(title="loss", xlabel="epoch", yscale="log")
+    axes[1].plot(ep, [h["acc"] for h in history], "o-", ms=3, label="train")
+    axes[1].plot(ep, [h["val_acc"] for h in history], "o-", ms=3, label="validation")
+    axes[1].set(title="accuracy", xlabel="epoch")
+    best = min(history, key=lambda h: h["val_loss"])
+    for ax in axes[:2]:
+        ax.axvline(best["epoch"], color="grey", ls=":", lw=1)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    axes[1].annotate(f"best val_acc {best['val_acc']:.4f}\n(epoch {best['epoch']})", xy=(0.98, 0.05),
+                     xycoords="axes fraction", ha="right", fontsize=8)
+    axes[2].step(ep, [h["lr"] for h in history], where="mid")
+    axes[2].set(title="learning rate", xlabel="epoch", yscale="log")
+    axes[2].grid(alpha=0.3)
+    fig.tight_layout()
+    save_figure_atomic(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def confusion_matrices(named: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """One panel per evaluated set; off-diagonal counts are what to look at."""
+    fig, axes = plt.subplots(1, len(named), figsize=(5.6 * len(named), 5), squeeze=False)
+    for ax, (name, cm) in zip(axes[0], named.items()):
+        cm = np.asarray(cm)
+        off = cm.copy()
+        np.fill_diagonal(off, 0)
+        ax.imshow(off, cmap="Reds", vmin=0, vmax=max(1, off.max()))
+        for i in range(10):
+            for j in range(10):
+                if cm[i, j]:
+                    ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                            color="black" if i != j else "tab:green", fontweight="bold" if i == j else "normal")
+        acc = np.trace(cm) / max(cm.sum(), 1)
+        ax.set(title=f"{name}: {cm.sum() - np.trace(cm)} errors in {cm.sum()} ({acc:.2%})",
+               xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10))
+    fig.tight_layout()
+    save_figure_atomic(fig, path, dpi=110)
+    plt.close(fig)
+
+
+def misclassified(named: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], path: str | os.PathLike,
+                  per_set: int = 30, cols: int = 10) -> None:
+    """``named[set] = (images, true, pred, confidence)`` of errors, most confident first."""
+    rows_per = {k: max(1, int(np.ceil(min(len(v[0]), per_set) / cols))) for k, v in named.items()}
+    total_rows = sum(rows_per.values()) + len(named)
+    fig = plt.figure(figsize=(cols * 1.15, total_rows * 1.3))
+    grid = fig.add_gridspec(total_rows, cols)
+    r = 0
+    for name, (x, t, p, c) in named.items():
+        ax = fig.add_subplot(grid[r, :])
+        ax.axis("off")
+        ax.text(0, 0.3, f"{name}: {len(x)} misclassified" + (f", the {per_set} most confident shown" if len(x) > per_set else ""),
+                fontsize=11, fontweight="bold")
+        r += 1
+        if len(x) == 0:
+            r += rows_per[name]
+            continue
+        for k in range(min(len(x), per_set)):
+            ax = fig.add_subplot(grid[r + k // cols, k % cols])
+            ax.imshow(x[k], cmap="gray", vmin=0, vmax=255 if x.dtype == np.uint8 else 1)
+            ax.set_title(f"true {t[k]} pred {p[k]}\n{c[k]:.2f}", fontsize=7, color="tab:red")
+            ax.axis("off")
+        r += rows_per[name]
+    fig.tight_layout()
+    save_figure_atomic(fig, path, dpi=100)
+    plt.close(fig)

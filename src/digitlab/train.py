@@ -1,0 +1,219 @@
+"""Training: Adam with per-tensor gradient clipping, L2 on the dense kernel, and
+Keras-style callbacks (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau).
+
+A run folder holds ``config.yaml``, ``best.pt``, ``last.pt``, ``history.csv``
+and ``curves.png``. ``last.pt`` is written after every epoch, so Ctrl-C (or a
+crash) loses at most the epoch in progress, and ``--resume`` continues with
+the same optimizer, callback and RNG state. On CPU the same seed gives the
+same history; on CUDA, cuDNN's convolution algorithms are not bit-exact.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import checkpoint, config as config_mod, data, plots
+from .callbacks import build_callbacks
+from .errors import DigitlabError
+from .inference import predict_logits, to_input
+from .models import build_model, count_parameters
+from .preprocess import SPEC as PREPROCESSING
+from .utils import git_commit, library_versions, resolve_device, seed_everything, write_text_atomic
+
+HISTORY_FIELDS = ["epoch", "loss", "acc", "val_loss", "val_acc", "lr", "seconds"]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    best_epoch: int
+    best_val_acc: float
+    best_val_loss: float
+    epochs_run: int
+    seconds: float
+    interrupted: bool = False
+
+
+def new_run_dir(preset: str, root: str | Path = "runs") -> Path:
+    base = Path(root) / f"{dt.date.today().isoformat()}-{preset}"
+    path, n = base, 2
+    while path.exists():
+        path, n = Path(f"{base}-{n}"), n + 1
+    return path
+
+
+def l2_penalty(model: torch.nn.Module, l2: float) -> torch.Tensor:
+    if not l2:
+        return torch.zeros((), device=next(model.parameters()).device)
+    return l2 * sum((w * w).sum() for w in model.l2_parameters())
+
+
+def clip_per_tensor(params, max_norm: float) -> None:
+    """Keras ``clipnorm``: each gradient tensor is scaled down to at most ``max_norm``."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads or not max_norm:
+        return
+    norms = torch._foreach_norm(grads)
+    scales = [torch.clamp(max_norm / (n + 1e-6), max=1.0) for n in norms]
+    torch._foreach_mul_(grads, scales)
+
+
+@torch.no_grad()
+def evaluate_split(model, x, y, l2: float, device) -> tuple[float, float]:
+    logits = predict_logits(model, x, device)
+    loss = F.cross_entropy(logits, torch.as_tensor(y)).item() + float(l2_penalty(model, l2))
+    acc = (logits.argmax(1).numpy() == y).mean().item()
+    return loss, acc
+
+
+def _history_csv(history: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for row in history:
+        w.writerow({k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in HISTORY_FIELDS})
+    return buf.getvalue()
+
+
+def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: str | Path | None = None,
+          data_dir: str | None = None, progress: bool = True, max_epochs: int | None = None) -> RunResult:
+    """Train from a resolved config into a new run folder, or ``resume`` one."""
+    state = None
+    if resume is not None:
+        run_dir = Path(resume)
+        state = checkpoint.load(run_dir / "last.pt") if (run_dir / "last.pt").is_file() else None
+        if state is None:
+            raise DigitlabError(f"{run_dir} has no last.pt to resume from; start a new run without --resume")
+        cfg = state["config"]
+        if max_epochs:
+            cfg["train"]["epochs"] = max_epochs
+    else:
+        assert cfg is not None
+        run_dir = Path(out_dir) if out_dir else new_run_dir(cfg.get("preset", "run"))
+        if (run_dir / "best.pt").exists() or (run_dir / "last.pt").exists():
+            raise DigitlabError(f"{run_dir} already holds a run; pass --resume {run_dir} or choose another --out")
+    t_cfg = cfg["train"]
+    device = resolve_device(t_cfg["device"])
+    if t_cfg.get("num_threads"):
+        torch.set_num_threads(int(t_cfg["num_threads"]))
+    seed_everything(t_cfg["seed"])
+
+    d = cfg["data"]
+    splits = data.make_splits(d["sources"], d["val_fraction"], t_cfg["seed"], d["limit"], data_dir)
+    if state is not None and state["data"]["pool_sha256"] != splits.pool_checksum:
+        raise DigitlabError(f"the data behind {run_dir} has changed since it was trained; start a new run instead")
+    x_train = torch.from_numpy(splits.x_train).to(device)
+    y_train = torch.from_numpy(splits.y_train).to(device)
+
+    model = build_model(cfg["model"]).to(device)
+    l2 = float(cfg["model"].get("l2", 0.0))
+    opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
+    gen = torch.Generator().manual_seed(t_cfg["seed"])
+    meta = {"config": cfg, "model": cfg["model"], "preprocessing": PREPROCESSING, "data": splits.describe(),
+            "params": count_parameters(model), "git_commit": git_commit(), "versions": library_versions()}
+
+    def save_best(epoch: int, logs: dict) -> None:
+        checkpoint.save(run_dir / "best.pt", {**meta, "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                                              "metrics": {"epoch": epoch, **logs},
+                                              "created": dt.datetime.now().isoformat(timespec="seconds")})
+
+    callbacks = build_callbacks(cfg["callbacks"], opt, save_best)
+    history: list[dict] = []
+    start_epoch = 1
+    if state is not None:
+        model.load_state_dict(state["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        for name, cb in callbacks.items():
+            cb.load_state_dict(state["callbacks"].get(name, {}))
+        history = list(state["history"])
+        start_epoch = state["epoch"] + 1
+        gen.set_state(state["rng"]["data"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if device.type == "cuda" and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"])
+        print(f"Resuming {run_dir} at epoch {start_epoch}", file=sys.stderr)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "config.yaml", config_mod.dump(cfg))
+
+    def save_last(epoch: int) -> None:
+        checkpoint.save(run_dir / "last.pt", {
+            **meta, "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "epoch": epoch,
+            "optimizer": opt.state_dict(), "callbacks": {n: cb.state_dict() for n, cb in callbacks.items()},
+            "history": history, "rng": {"data": gen.get_state(), "torch": torch.get_rng_state(),
+                                        "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None}})
+
+    n, bs, epochs = len(y_train), t_cfg["batch_size"], t_cfg["epochs"]
+    print(f"Training {cfg['model']['arch']} on {n} images ({len(splits.y_val)} validation) on {device}; "
+          f"run folder {run_dir}", file=sys.stderr)
+    stopped, interrupted = False, False
+    try:
+        if state is None:
+            save_last(0)
+        for epoch in range(start_epoch, epochs + 1):
+            if stopped:
+                break
+            model.train()
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, generator=gen).to(device)
+            tot_loss = torch.zeros((), device=device)
+            tot_correct = torch.zeros((), device=device, dtype=torch.long)
+            seen = 0
+            bar = tqdm(range(0, n, bs), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
+                       disable=not progress, file=sys.stderr, dynamic_ncols=True)
+            for i in bar:
+                idx = perm[i : i + bs]
+                xb, yb = to_input(x_train[idx], device), y_train[idx]
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb) + l2_penalty(model, l2)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                clip_per_tensor(model.parameters(), t_cfg["clipnorm"])
+                opt.step()
+                tot_loss += loss.detach() * len(yb)
+                tot_correct += (logits.argmax(1) == yb).sum()
+                seen += len(yb)
+                if progress and (i // bs) % 5 == 0:
+                    bar.set_postfix(loss=f"{tot_loss.item() / seen:.4f}", acc=f"{tot_correct.item() / seen:.4f}",
+                                    img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            bar.close()
+            val_loss, val_acc = evaluate_split(model, splits.x_val, splits.y_val, l2, device)
+            lr_used = opt.param_groups[0]["lr"]
+            logs = {"loss": tot_loss.item() / seen, "acc": tot_correct.item() / seen, "val_loss": val_loss,
+                    "val_acc": val_acc}
+            if not all(math.isfinite(v) for v in logs.values()):
+                raise DigitlabError(f"training diverged at epoch {epoch} (loss {logs['loss']}); lower train.lr")
+            for cb in callbacks.values():
+                stopped = cb.on_epoch_end(epoch, logs, model) or stopped
+            history.append({"epoch": epoch, **logs, "lr": lr_used, "seconds": time.perf_counter() - t0})
+            write_text_atomic(run_dir / "history.csv", _history_csv(history))
+            save_last(epoch)
+            plots.training_curves(history, run_dir / "curves.png")
+            print(f"epoch {epoch:3d}  loss {logs['loss']:.4f}  acc {logs['acc']:.4f}  val_loss {val_loss:.4f}  "
+                  f"val_acc {val_acc:.4f}  lr {lr_used:.2g}  {history[-1]['seconds']:.1f}s "
+                  f"({seen / history[-1]['seconds']:.0f} img/s)", file=sys.stderr)
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"\nInterrupted. {run_dir / 'last.pt'} holds the state after epoch {len(history)}; "
+              f"continue with: digitlab train --resume {run_dir}", file=sys.stderr)
+    if not interrupted:
+        for cb in callbacks.values():
+            cb.on_train_end(model)
+    seconds = sum(h["seconds"] for h in history)
+    best = min(history, key=lambda h: h["val_loss"]) if history else {"epoch": 0, "val_acc": 0.0, "val_loss": math.inf}
+    result = RunResult(run_dir, best["epoch"], best["val_acc"], best["val_loss"], len(history), seconds, interrupted)
+    if not interrupted:
+        print(f"Done: {len(history)} epochs in {seconds / 60:.1f} min; best epoch {best['epoch']} "
+              f"(val_loss {best['val_loss']:.4f}, val_acc {best['val_acc']:.4f}); model: {run_dir / 'best.pt'}",
+              file=sys.stderr)
+    return result
