@@ -20,8 +20,28 @@ FORMAT = "digitlab/checkpoint"
 FORMAT_VERSION = 1
 
 
+def plain(obj):
+    """Reduce values to the types ``weights_only`` loading accepts (str subclasses
+    such as ``torch.__version__``, numpy scalars and paths would be refused)."""
+    if isinstance(obj, torch.Tensor) or obj is None or type(obj) in (bool, int, float, str):
+        return obj
+    if isinstance(obj, dict):
+        return {plain(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(plain(v) for v in obj) if type(obj) in (list, tuple) else [plain(v) for v in obj]
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj)
+    if hasattr(obj, "item"):  # numpy scalar
+        return obj.item()
+    return str(obj)
+
+
 def save(path: str | os.PathLike, payload: dict) -> None:
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    payload = plain({"format": FORMAT, "format_version": FORMAT_VERSION, **payload})
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(payload, tmp)
 

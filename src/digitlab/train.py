@@ -217,3 +217,24 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
               f"(val_loss {best['val_loss']:.4f}, val_acc {best['val_acc']:.4f}); model: {run_dir / 'best.pt'}",
               file=sys.stderr)
     return result
+
+
+def dry_run(cfg: dict, data_dir: str | None = None) -> str:
+    """Load the data, build the model and take one optimizer step; write nothing."""
+    t_cfg, d = cfg["train"], cfg["data"]
+    device = resolve_device(t_cfg["device"])
+    seed_everything(t_cfg["seed"])
+    splits = data.make_splits(d["sources"], d["val_fraction"], t_cfg["seed"], d["limit"], data_dir)
+    model = build_model(cfg["model"]).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
+    xb = to_input(splits.x_train[: t_cfg["batch_size"]], device)
+    yb = torch.as_tensor(splits.y_train[: t_cfg["batch_size"]], device=device)
+    t0 = time.perf_counter()
+    loss = F.cross_entropy(model(xb), yb) + l2_penalty(model, float(cfg["model"].get("l2", 0.0)))
+    loss.backward()
+    clip_per_tensor(model.parameters(), t_cfg["clipnorm"])
+    opt.step()
+    c = count_parameters(model)
+    return (f"dry run OK: {len(splits.y_train):,} train / {len(splits.y_val):,} validation images; "
+            f"{c['trainable']:,} trainable parameters; one step of {len(yb)} images: loss {loss.item():.4f} "
+            f"in {time.perf_counter() - t0:.2f}s on {device}")

