@@ -8,11 +8,26 @@ silently does nothing.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
 
 from .errors import DigitlabError
+
+
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)$")
+
+
+def _coerce(value):
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; people mean the number."""
+    if isinstance(value, str) and _FLOAT.match(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _coerce(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coerce(v) for v in value]
+    return value
 
 
 def configs_dir() -> Path:
@@ -33,7 +48,7 @@ def _read_yaml(path: Path) -> dict:
         raise DigitlabError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise DigitlabError(f"config {path} must be a mapping of keys to values")
-    return data
+    return _coerce(data)
 
 
 def load_preset(name: str) -> dict:
@@ -67,7 +82,7 @@ def parse_set(item: str) -> dict:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
-    out: dict = value
+    out: dict = _coerce(value)
     for part in reversed(key.strip().split(".")):
         out = {part: out}
     return out

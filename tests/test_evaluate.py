@@ -1,0 +1,41 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab.errors import DigitlabError
+from digitlab.evaluate import evaluate
+
+
+def test_default_report_has_validation_and_official_test(mnist_run, tmp_path):
+    rep = evaluate(mnist_run, out_dir=tmp_path / "eval")
+    out = tmp_path / "eval"
+    on_disk = json.loads((out / "report.json").read_text())
+    assert set(on_disk["sets"]) == {"validation", "test"}
+    test = on_disk["sets"]["test"]
+    cm = np.array(test["confusion_matrix"])
+    assert test["images"] == 10000 == cm.sum() and test["misclassified"] == cm.sum() - np.trace(cm)
+    assert test["accuracy"] == pytest.approx(np.trace(cm) / cm.sum()) and test["accuracy"] > 0.9
+    assert on_disk["sets"]["validation"]["accuracy"] == pytest.approx(rep["model"]["trained"]["val_acc"])
+    assert sum(c["support"] for c in test["per_class"].values()) == 10000
+    assert on_disk["model"]["parameters"]["total"] == 934_064 and on_disk["model"]["file_bytes"] > 1e6
+    lat = on_disk["latency"]
+    assert lat["batch1_ms_p50"] > 0 and lat["batch1024_images_per_s"] > 0
+    md = (out / "report.md").read_text()
+    assert "| test | 10,000 |" in md and "| digit | precision | recall |" in md
+    for png in ("confusion_matrix.png", "misclassified.png"):
+        assert Image.open(out / png).format == "PNG"
+
+
+def test_evaluate_on_named_data(mnist_run, synthetic_npz, tmp_path):
+    rep = evaluate(mnist_run, data_specs=[f"npz:{synthetic_npz}"], out_dir=tmp_path / "e", latency=False)
+    assert list(rep["sets"]) == [f"npz:{synthetic_npz}"] and rep["sets"][f"npz:{synthetic_npz}"]["images"] == 800
+    assert "latency" not in rep
+
+
+def test_unlabelled_data_cannot_be_evaluated(mnist_run, tmp_path):
+    f = tmp_path / "test.csv"
+    f.write_text(",".join(f"pixel{i}" for i in range(784)) + "\n" + ",".join(["0"] * 784) + "\n")
+    with pytest.raises(DigitlabError, match="no labels"):
+        evaluate(mnist_run, data_specs=[f"csv:{f}"], out_dir=tmp_path / "e", latency=False)

@@ -1,0 +1,92 @@
+import csv
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import run_cli
+from digitlab import config
+from digitlab.errors import DigitlabError
+from digitlab.train import train
+
+FAST = ["train.batch_size=64", "data.val_fraction=0.2", "callbacks.early_stopping.patience=50"]
+
+
+def _cfg(synthetic_npz, epochs=3, **extra):
+    sets = FAST + [f"train.epochs={epochs}"] + [f"{k}={v}" for k, v in extra.items()]
+    cfg = config.resolve("seed1", sets=sets)
+    cfg["data"]["sources"] = [f"npz:{synthetic_npz}"]
+    return cfg
+
+
+def _history(run_dir):
+    with open(run_dir / "history.csv") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+def test_training_learns_and_writes_a_complete_run_folder(synthetic_npz, tmp_path):
+    res = train(_cfg(synthetic_npz, epochs=4), out_dir=tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert res.best_val_acc > 0.6  # chance is 0.1
+    assert {"config.yaml", "best.pt", "last.pt", "history.csv", "curves.png"} <= {p.name for p in run.iterdir()}
+    best = torch.load(run / "best.pt", weights_only=True)
+    for key in ("state_dict", "model", "preprocessing", "metrics", "config", "data", "git_commit", "versions"):
+        assert key in best
+    assert best["metrics"]["val_acc"] == pytest.approx(res.best_val_acc)
+    assert best["model"]["arch"] == "seed1" and best["preprocessing"]["size"] == 28
+    rows = _history(run)
+    assert len(rows) == 4 and list(rows[0]) == ["epoch", "loss", "acc", "val_loss", "val_acc", "lr"]
+    assert Image.open(run / "curves.png").format == "PNG"
+    assert config.resolve(None, str(run / "config.yaml"))["train"]["epochs"] == 4
+
+
+def test_same_seed_same_history_on_cpu(synthetic_npz, tmp_path):
+    train(_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "a", progress=False)
+    train(_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "b", progress=False)
+    assert _history(tmp_path / "a") == _history(tmp_path / "b")
+
+
+def test_resume_continues_exactly_where_it_stopped(synthetic_npz, tmp_path):
+    train(_cfg(synthetic_npz, epochs=3), out_dir=tmp_path / "straight", progress=False)
+    train(_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "split", progress=False)
+    res = train(resume=tmp_path / "split", max_epochs=3, progress=False)
+    assert res.epochs_run == 3
+    assert _history(tmp_path / "split") == _history(tmp_path / "straight")
+
+
+def test_existing_run_is_never_overwritten(synthetic_npz, tmp_path):
+    train(_cfg(synthetic_npz, epochs=1), out_dir=tmp_path / "run", progress=False)
+    before = (tmp_path / "run" / "best.pt").read_bytes()
+    with pytest.raises(DigitlabError, match="already holds a run"):
+        train(_cfg(synthetic_npz, epochs=1), out_dir=tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "best.pt").read_bytes() == before
+
+
+def test_ctrl_c_saves_last_and_resume_finishes(synthetic_npz, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "digitlab.cli", "train", "--data", f"npz:{synthetic_npz}", "--epochs", "500",
+           "--out", str(run), "--no-progress", *sum((["--set", s] for s in FAST), [])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "history.csv").exists():
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-1000:]
+    assert "Traceback" not in err and "--resume" in err
+    last = torch.load(run / "last.pt", weights_only=True)
+    done = last["epoch"]
+    assert done >= 1 and len(last["history"]) == done
+    res = run_cli("train", "--resume", run, "--epochs", done + 1, "--no-progress")
+    assert res.returncode == 0, res.stderr[-1000:]
+    assert len(_history(run)) == done + 1
+
+
+def test_quick_mnist_run_passes_95_percent_validation(mnist_run):
+    best = torch.load(mnist_run / "best.pt", weights_only=True)
+    assert best["metrics"]["val_acc"] > 0.95
+    assert best["data"]["train"] == 5400 and best["data"]["val"] == 600
