@@ -90,3 +90,12 @@ def test_quick_mnist_run_passes_95_percent_validation(mnist_run):
     best = torch.load(mnist_run / "best.pt", weights_only=True)
     assert best["metrics"]["val_acc"] > 0.95
     assert best["data"]["train"] == 5400 and best["data"]["val"] == 600
+
+
+def test_early_stopping_ends_the_run_and_a_finished_run_cannot_be_resumed(synthetic_npz, tmp_path):
+    cfg = _cfg(synthetic_npz, epochs=6)
+    cfg["callbacks"]["early_stopping"].update(patience=1, min_delta=100.0)  # nothing after epoch 1 counts as better
+    res = train(cfg, out_dir=tmp_path / "run", progress=False)
+    assert res.epochs_run == 2
+    with pytest.raises(DigitlabError, match="already finished"):
+        train(resume=tmp_path / "run", progress=False)

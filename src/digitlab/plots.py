@@ -48,8 +48,10 @@ def confusion_matrices(named: dict[str, np.ndarray], path: str | os.PathLike) ->
         for i in range(10):
             for j in range(10):
                 if cm[i, j]:
-                    ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                            color="black" if i != j else "tab:green", fontweight="bold" if i == j else "normal")
+                    dark = i != j and off[i, j] > 0.6 * max(1, off.max())
+                    color = "tab:green" if i == j else ("white" if dark else "black")
+                    ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7, color=color,
+                            fontweight="bold" if i == j else "normal")
         acc = np.trace(cm) / max(cm.sum(), 1)
         ax.set(title=f"{name}: {cm.sum() - np.trace(cm)} errors in {cm.sum()} ({acc:.2%})",
                xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10))

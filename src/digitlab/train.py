@@ -95,6 +95,9 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
         if state is None:
             raise DigitlabError(f"{run_dir} has no last.pt to resume from; start a new run without --resume")
         cfg = state["config"]
+        if state.get("stopped_early"):
+            raise DigitlabError(f"{run_dir} already finished (early stopping after epoch {state['epoch']}); "
+                                "start a new run to train further")
         if max_epochs:
             cfg["train"]["epochs"] = max_epochs
     else:
@@ -146,9 +149,10 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.yaml", config_mod.dump(cfg))
 
-    def save_last(epoch: int) -> None:
+    def save_last(epoch: int, stopped_early: bool = False) -> None:
         checkpoint.save(run_dir / "last.pt", {
             **meta, "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "epoch": epoch,
+            "stopped_early": stopped_early,
             "optimizer": opt.state_dict(), "callbacks": {n: cb.state_dict() for n, cb in callbacks.items()},
             "history": history, "rng": {"data": gen.get_state(), "torch": torch.get_rng_state(),
                                         "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None}})
@@ -197,7 +201,7 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
                 stopped = cb.on_epoch_end(epoch, logs, model) or stopped
             history.append({"epoch": epoch, **logs, "lr": lr_used, "seconds": time.perf_counter() - t0})
             write_text_atomic(run_dir / "history.csv", _history_csv(history))
-            save_last(epoch)
+            save_last(epoch, stopped)
             plots.training_curves(history, run_dir / "curves.png")
             print(f"epoch {epoch:3d}  loss {logs['loss']:.4f}  acc {logs['acc']:.4f}  val_loss {val_loss:.4f}  "
                   f"val_acc {val_acc:.4f}  lr {lr_used:.2g}  {history[-1]['seconds']:.1f}s "
