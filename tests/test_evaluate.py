@@ -12,7 +12,8 @@ def test_default_report_has_validation_and_official_test(mnist_run, tmp_path):
     rep = evaluate(mnist_run, out_dir=tmp_path / "eval")
     out = tmp_path / "eval"
     on_disk = json.loads((out / "report.json").read_text())
-    assert set(on_disk["sets"]) == {"validation", "test"}
+    assert set(on_disk["sets"]) == {"validation", "test", "test-inverted"}
+    assert on_disk["sets"]["test-inverted"]["images"] == 10000
     test = on_disk["sets"]["test"]
     cm = np.array(test["confusion_matrix"])
     assert test["images"] == 10000 == cm.sum() and test["misclassified"] == cm.sum() - np.trace(cm)

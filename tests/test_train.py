@@ -13,7 +13,10 @@ from digitlab import config
 from digitlab.errors import DigitlabError
 from digitlab.train import train
 
-FAST = ["train.batch_size=64", "data.val_fraction=0.2", "callbacks.early_stopping.patience=50"]
+# Static expansion off for speed (tested below); real-time augmentation stays on, so the
+# determinism and resume tests cover its random draws too.
+FAST = ["train.batch_size=64", "data.val_fraction=0.2", "callbacks.early_stopping.patience=50",
+        "augment.static.copies=0"]
 
 
 def _cfg(synthetic_npz, epochs=3, **extra):
@@ -86,7 +89,7 @@ def test_ctrl_c_saves_last_and_resume_finishes(synthetic_npz, tmp_path):
     assert len(_history(run)) == done + 1
 
 
-def test_quick_mnist_run_passes_95_percent_validation(mnist_run):
+def test_quick_mnist_run_without_augmentation_passes_95_percent_validation(mnist_run):
     best = torch.load(mnist_run / "best.pt", weights_only=True)
     assert best["metrics"]["val_acc"] > 0.95
     assert best["data"]["train"] == 5400 and best["data"]["val"] == 600
@@ -99,3 +102,14 @@ def test_early_stopping_ends_the_run_and_a_finished_run_cannot_be_resumed(synthe
     assert res.epochs_run == 2
     with pytest.raises(DigitlabError, match="already finished"):
         train(resume=tmp_path / "run", progress=False)
+
+
+def test_static_augmentation_expands_only_the_training_split(synthetic_npz, tmp_path, capsys):
+    cfg = _cfg(synthetic_npz, epochs=1, **{"augment.static.copies": 1, "augment.static.workers": 1})
+    train(cfg, out_dir=tmp_path / "a", data_dir=tmp_path / "cache", progress=False)
+    best = torch.load(tmp_path / "a" / "best.pt", weights_only=True)
+    assert best["data"]["train"] == 640 and best["data"]["val"] == 160 and best["data"]["augmented"] == 640
+    assert "computed and cached" in capsys.readouterr().err
+    train(cfg, out_dir=tmp_path / "b", data_dir=tmp_path / "cache", progress=False)
+    assert "reused from cache" in capsys.readouterr().err
+    assert _history(tmp_path / "a") == _history(tmp_path / "b")

@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from . import __version__
 from .errors import DigitlabError
 
@@ -69,6 +71,23 @@ def build_parser() -> Parser:
     e.add_argument("--out", metavar="DIR", help="report folder (default: <run>/eval)")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
     e.add_argument("--no-latency", action="store_true", help="skip the speed measurement")
+
+    a = sub.add_parser("augment", help="see what the augmentation does", formatter_class=_fmt)
+    asub = a.add_subparsers(dest="augment_command", metavar="ACTION", parser_class=Parser)
+    asub.required = True
+    pv = asub.add_parser("preview", help="PNG grid: one row per transform, the original and random draws",
+                         formatter_class=_fmt)
+    pv.add_argument("--preset", default="seed1", help="preset whose augmentation settings to show")
+    pv.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    pv.add_argument("--out", default="augment_preview.png", metavar="FILE.png", help="where to write the grid")
+    pv.add_argument("--draws", type=int, default=7, help="random draws per transform")
+    pv.add_argument("--seed", type=int, default=0, help="seed for the draws")
+
+    bn = asub.add_parser("bench", help="measure static expansion speed and real-time overhead here",
+                         formatter_class=_fmt)
+    bn.add_argument("--preset", default="seed1", help="preset whose augmentation and model to measure")
+    bn.add_argument("--images", type=int, default=60000, help="MNIST training images to expand")
+    bn.add_argument("--steps", type=int, default=20, help="training steps timed with and without real-time warps")
 
     pr = sub.add_parser("predict", help="read digits from image files", formatter_class=_fmt)
     pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG files, any size, either polarity")
@@ -156,6 +175,33 @@ def cmd_evaluate(args) -> None:
     print(f"report       {rep['out_dir']}/report.md (and report.json, confusion_matrix.png, misclassified.png)")
 
 
+def cmd_augment(args) -> None:
+    from . import augment, config, data, plots
+
+    if args.augment_command == "bench":
+        import platform
+
+        cfg = config.resolve(args.preset)
+        x, y = data.load_mnist("train", args.data_dir)
+        r = augment.benchmark(cfg, x[: args.images], y[: args.images], steps=args.steps, progress=True)
+        print(f"machine: {platform.processor() or platform.machine()}, {r['threads']} torch threads, "
+              f"{r['workers']} augmentation workers")
+        print(f"static expansion: {r['static_images']:,} images in {r['static_seconds']:.1f}s = "
+              f"{r['static_images_per_s']:,.0f} images/s (process start-up included)")
+        print(f"real-time warp: {r['warp_ms_per_batch']:.1f} ms per batch of {r['batch_size']}; {args.preset} step "
+              f"{r['step_ms_plain']:.0f} ms plain, {r['step_ms_realtime']:.0f} ms with warps "
+              f"({100 * r['realtime_overhead']:+.1f}%)")
+        return
+    cfg = config.resolve(args.preset, None, args.set)
+    if not 1 <= args.draws <= 20:
+        raise DigitlabError("--draws must be between 1 and 20")
+    x, y = data.load_mnist("train", args.data_dir)
+    picks = x[[int(np.flatnonzero(y == d)[0]) for d in (2, 3, 4, 5, 7, 8, 9, 6)]]
+    plots.augment_preview(augment.preview_rows(cfg["augment"], picks, args.draws, args.seed), args.out)
+    print(f"wrote {args.out}: {len(augment.STATIC_TRANSFORMS) + len(augment.REALTIME_TRANSFORMS)} transforms "
+          f"x {args.draws} draws ({args.preset})")
+
+
 def cmd_predict(args) -> None:
     from .inference import load_model
 
@@ -170,7 +216,7 @@ def cmd_predict(args) -> None:
 
 
 COMMANDS = {"data": cmd_data, "models": cmd_models, "train": cmd_train, "evaluate": cmd_evaluate,
-            "predict": cmd_predict}
+            "augment": cmd_augment, "predict": cmd_predict}
 
 
 def main(argv: list[str] | None = None) -> int:

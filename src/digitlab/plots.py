@@ -86,3 +86,27 @@ def misclassified(named: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.
     fig.tight_layout()
     save_figure_atomic(fig, path, dpi=100)
     plt.close(fig)
+
+
+def augment_preview(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike) -> None:
+    """A grid with one row per transform: the original, then several random draws."""
+    import textwrap
+
+    cols = max(len(r[1]) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(cols * 1.1, len(rows) * 1.45), squeeze=False)
+    for r, (title, images) in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():  # a frame, so inverted (white) digits stay visible
+                spine.set_color("0.6")
+            if c < len(images):
+                ax.imshow(images[c], cmap="gray", vmin=0, vmax=255)
+            else:
+                ax.axis("off")
+        axes[r, 0].set_title("original", fontsize=7)
+        axes[r, 1].set_title(textwrap.fill(title, width=12 * cols), fontsize=7.5, loc="left")
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.96, bottom=0.01, wspace=0.08, hspace=0.55)
+    save_figure_atomic(fig, path, dpi=100)
+    plt.close(fig)

@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import checkpoint, config as config_mod, data, plots
+from . import augment, checkpoint, config as config_mod, data, plots
 from .callbacks import build_callbacks
 from .errors import DigitlabError
 from .inference import predict_logits, to_input
@@ -66,6 +67,17 @@ def clip_per_tensor(params, max_norm: float) -> None:
     norms = torch._foreach_norm(grads)
     scales = [torch.clamp(max_norm / (n + 1e-6), max=1.0) for n in norms]
     torch._foreach_mul_(grads, scales)
+
+
+def train_step(model, opt, xb: torch.Tensor, yb: torch.Tensor, l2: float, clipnorm: float):
+    """One optimizer step; returns the batch's logits and loss (detached)."""
+    logits = model(xb)
+    loss = F.cross_entropy(logits, yb) + l2_penalty(model, l2)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_per_tensor(model.parameters(), clipnorm)
+    opt.step()
+    return logits.detach(), loss.detach()
 
 
 @torch.no_grad()
@@ -115,14 +127,25 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     splits = data.make_splits(d["sources"], d["val_fraction"], t_cfg["seed"], d["limit"], data_dir)
     if state is not None and state["data"]["pool_sha256"] != splits.pool_checksum:
         raise DigitlabError(f"the data behind {run_dir} has changed since it was trained; start a new run instead")
-    x_train = torch.from_numpy(splits.x_train).to(device)
-    y_train = torch.from_numpy(splits.y_train).to(device)
+    aug_cfg = cfg.get("augment") or {}
+    x_np, y_np = splits.x_train, splits.y_train
+    x_aug, y_aug, aug_info = augment.static_expand(x_np, y_np, aug_cfg.get("static") or {}, t_cfg["seed"],
+                                                   data.data_dir(data_dir) / "augment", progress)
+    if len(x_aug):
+        how = "reused from cache" if aug_info["cached"] else "computed and cached"
+        print(f"Static augmentation: {len(x_aug):,} images ({aug_info['copies']} copies, {how}: {aug_info['cache']})",
+              file=sys.stderr)
+        x_np, y_np = np.concatenate([x_np, x_aug]), np.concatenate([y_np, y_aug])
+    x_train = torch.from_numpy(x_np).to(device)
+    y_train = torch.from_numpy(y_np).to(device)
 
     model = build_model(cfg["model"]).to(device)
     l2 = float(cfg["model"].get("l2", 0.0))
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     gen = torch.Generator().manual_seed(t_cfg["seed"])
-    meta = {"config": cfg, "model": cfg["model"], "preprocessing": PREPROCESSING, "data": splits.describe(),
+    realtime = augment.realtime_fn(aug_cfg.get("realtime") or {}, gen)
+    meta = {"config": cfg, "model": cfg["model"], "preprocessing": PREPROCESSING,
+            "data": {**splits.describe(), "augmented": int(len(x_aug)), "augment_key": aug_info.get("key")},
             "params": count_parameters(model), "git_commit": git_commit(), "versions": library_versions()}
 
     def save_best(epoch: int, logs: dict) -> None:
@@ -158,8 +181,8 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
                                         "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None}})
 
     n, bs, epochs = len(y_train), t_cfg["batch_size"], t_cfg["epochs"]
-    print(f"Training {cfg['model']['arch']} on {n} images ({len(splits.y_val)} validation) on {device}; "
-          f"run folder {run_dir}", file=sys.stderr)
+    print(f"Training {cfg['model']['arch']} on {n:,} images ({len(splits.y_val):,} validation) on {device}"
+          f"{', real-time augmentation on' if realtime else ''}; run folder {run_dir}", file=sys.stderr)
     stopped, interrupted = False, False
     try:
         if state is None:
@@ -178,13 +201,10 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
             for i in bar:
                 idx = perm[i : i + bs]
                 xb, yb = to_input(x_train[idx], device), y_train[idx]
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb) + l2_penalty(model, l2)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                clip_per_tensor(model.parameters(), t_cfg["clipnorm"])
-                opt.step()
-                tot_loss += loss.detach() * len(yb)
+                if realtime is not None:
+                    xb = realtime(xb)
+                logits, loss = train_step(model, opt, xb, yb, l2, t_cfg["clipnorm"])
+                tot_loss += loss * len(yb)
                 tot_correct += (logits.argmax(1) == yb).sum()
                 seen += len(yb)
                 if progress and (i // bs) % 5 == 0:
@@ -231,14 +251,19 @@ def dry_run(cfg: dict, data_dir: str | None = None) -> str:
     splits = data.make_splits(d["sources"], d["val_fraction"], t_cfg["seed"], d["limit"], data_dir)
     model = build_model(cfg["model"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
+    aug_cfg = cfg.get("augment") or {}
+    realtime = augment.realtime_fn(aug_cfg.get("realtime") or {}, torch.Generator().manual_seed(t_cfg["seed"]))
+    copies = int((aug_cfg.get("static") or {}).get("copies") or 0)
+    if copies:
+        augment.build_static(aug_cfg["static"])  # validates the transform parameters
     xb = to_input(splits.x_train[: t_cfg["batch_size"]], device)
+    if realtime is not None:
+        xb = realtime(xb)
     yb = torch.as_tensor(splits.y_train[: t_cfg["batch_size"]], device=device)
     t0 = time.perf_counter()
-    loss = F.cross_entropy(model(xb), yb) + l2_penalty(model, float(cfg["model"].get("l2", 0.0)))
-    loss.backward()
-    clip_per_tensor(model.parameters(), t_cfg["clipnorm"])
-    opt.step()
+    _, loss = train_step(model, opt, xb, yb, float(cfg["model"].get("l2", 0.0)), t_cfg["clipnorm"])
     c = count_parameters(model)
-    return (f"dry run OK: {len(splits.y_train):,} train / {len(splits.y_val):,} validation images; "
+    return (f"dry run OK: {len(splits.y_train):,} train (+{copies * len(splits.y_train):,} static augmented) / "
+            f"{len(splits.y_val):,} validation images; real-time augmentation {'on' if realtime else 'off'}; "
             f"{c['trainable']:,} trainable parameters; one step of {len(yb)} images: loss {loss.item():.4f} "
             f"in {time.perf_counter() - t0:.2f}s on {device}")
