@@ -66,8 +66,11 @@ def build_static(static_cfg: dict, seed: int | None = None, only: str | None = N
         try:
             transforms.append(getattr(A, cls)(**kw))
         except Exception as e:  # albumentations validates with pydantic
-            first = str(e).strip().splitlines()
-            raise DigitlabError(f"augment.static.{name}: bad parameters for {cls} ({first[-1] if first else e})") from None
+            source = e.__cause__ if hasattr(e.__cause__, "errors") else e  # albumentations wraps it in ValueError
+            errs = source.errors() if hasattr(source, "errors") else []
+            why = (f"{'.'.join(map(str, errs[0]['loc']))}: {errs[0]['msg']}" if errs
+                   else (str(e).strip().splitlines() or [type(e).__name__])[0])
+            raise DigitlabError(f"augment.static.{name}: bad parameters for {cls} ({why})") from None
     return A.Compose(transforms, seed=seed)
 
 
