@@ -168,24 +168,23 @@ def cmd_evaluate(args) -> None:
 
     rep = evaluate(args.model, args.data, args.out, args.data_dir, args.device, latency=not args.no_latency)
     for name, s in rep["sets"].items():
-        print(f"{name:<12} accuracy {s['accuracy']:.4%}  ({s['misclassified']} of {s['images']:,} misclassified)")
+        print(f"{name:<14} accuracy {s['accuracy']:.4%}  ({s['misclassified']} of {s['images']:,} misclassified)")
     if "latency" in rep:
         lt = rep["latency"]
-        print(f"latency      {lt['batch1_ms_p50']:.2f} ms/image at batch 1; {lt['batch1024_images_per_s']:,.0f} images/s at batch 1024")
-    print(f"report       {rep['out_dir']}/report.md (and report.json, confusion_matrix.png, misclassified.png)")
+        print(f"latency        {lt['batch1_ms_p50']:.2f} ms/image at batch 1; {lt['batch1024_images_per_s']:,.0f} images/s at batch 1024")
+    print(f"report         {rep['out_dir']}/report.md (and report.json, confusion_matrix.png, misclassified.png)")
 
 
 def cmd_augment(args) -> None:
     from . import augment, config, data, plots
 
     if args.augment_command == "bench":
-        import platform
+        from .utils import machine_description
 
         cfg = config.resolve(args.preset)
         x, y = data.load_mnist("train", args.data_dir)
         r = augment.benchmark(cfg, x[: args.images], y[: args.images], steps=args.steps, progress=True)
-        print(f"machine: {platform.processor() or platform.machine()}, {r['threads']} torch threads, "
-              f"{r['workers']} augmentation workers")
+        print(f"machine: {machine_description()}, {r['workers']} augmentation workers")
         print(f"static expansion: {r['static_images']:,} images in {r['static_seconds']:.1f}s = "
               f"{r['static_images_per_s']:,.0f} images/s (process start-up included)")
         print(f"real-time warp: {r['warp_ms_per_batch']:.1f} ms per batch of {r['batch_size']}; {args.preset} step "
