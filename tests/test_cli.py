@@ -90,3 +90,21 @@ def test_training_into_an_existing_run_is_refused_and_leaves_it_intact(mnist_run
     res = run_cli("train", "--limit", "100", "--epochs", "1", "--out", mnist_run)
     assert res.returncode == 2 and "already holds a run" in res.stderr
     assert hashlib.sha256((mnist_run / "best.pt").read_bytes()).hexdigest() == digest
+
+
+def test_predict_a_kaggle_test_csv_into_a_submission(mnist_run, tmp_path):
+    from digitlab.data import load_mnist
+
+    x, y = load_mnist("test")
+    header = ",".join(f"pixel{i}" for i in range(784))
+    rows = "".join(",".join(map(str, img.ravel())) + "\n" for img in x[:50])
+    (tmp_path / "test.csv").write_text(header + "\n" + rows)
+    out = tmp_path / "submission.csv"
+    res = run_cli("predict", "--model", mnist_run, "--data", f"csv:{tmp_path / 'test.csv'}", "--out", out)
+    assert res.returncode == 0, res.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "ImageId,Label" and len(lines) == 51 and lines[1].startswith("1,")
+    predicted = np.array([int(line.split(",")[1]) for line in lines[1:]])
+    assert (predicted == y[:50]).mean() > 0.9
+    res = run_cli("predict", "--model", mnist_run)
+    assert res.returncode == 2 and "give image files or --data" in res.stderr

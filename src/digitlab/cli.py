@@ -90,7 +90,9 @@ def build_parser() -> Parser:
     bn.add_argument("--steps", type=int, default=20, help="training steps timed with and without real-time warps")
 
     pr = sub.add_parser("predict", help="read digits from image files", formatter_class=_fmt)
-    pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG files, any size, either polarity")
+    pr.add_argument("images", nargs="*", metavar="IMAGE", help="PNG/JPEG files, any size, either polarity")
+    pr.add_argument("--data", metavar="SOURCE", help="predict a whole dataset instead, e.g. csv:test.csv (labels optional)")
+    pr.add_argument("--out", metavar="FILE.csv", help="with --data: write a Kaggle submission (ImageId,Label)")
     pr.add_argument("--model", metavar="PATH", help="run folder or .pt file (default: newest run)")
     pr.add_argument("--json", action="store_true", help="one JSON object per line")
     pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
@@ -202,9 +204,25 @@ def cmd_augment(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    from .inference import load_model
+    from .inference import load_model, write_submission
 
+    if bool(args.images) == bool(args.data):
+        raise DigitlabError("give image files or --data SOURCE (one of the two), e.g. digitlab predict digit.png")
+    if args.out and not args.data:
+        raise DigitlabError("--out writes predictions for a dataset; use it with --data SOURCE")
     model = load_model(args.model, args.device)
+    if args.data:
+        results = model.predict_source(args.data, args.data_dir)
+        if args.out:
+            write_submission(args.out, [r["digit"] for r in results])
+            print(f"wrote {args.out}: {len(results):,} predictions (ImageId,Label)")
+        for r in results if (args.json or not args.out) else []:
+            if args.json:
+                print(json.dumps({"index": r["index"], "digit": r["digit"], "confidence": round(r["confidence"], 6),
+                                  "probabilities": [round(p, 6) for p in r["probabilities"]]}))
+            else:
+                print(f"{r['index']}: {r['digit']} ({r['confidence']:.1%})")
+        return
     for r in model.predict_files(args.images):
         if args.json:
             print(json.dumps({"file": r["file"], "digit": r["digit"], "confidence": round(r["confidence"], 6),

@@ -92,6 +92,15 @@ class Predictor:
             r["empty"] = not bool(xi.any())
         return results
 
+    def predict_source(self, spec: str, data_dir=None) -> list[dict]:
+        """Every image of a dataset source (``csv:FILE``, ``npz:FILE``, ...), labelled or not."""
+        from .data import load_source
+
+        results = self.predict_array(load_source(spec, data_dir).x)
+        for i, r in enumerate(results):
+            r["index"] = i
+        return results
+
     def predict_files(self, paths) -> list[dict]:
         results = self.predict_images([load_image(p) for p in paths])
         for r, p in zip(results, paths):
@@ -101,3 +110,10 @@ class Predictor:
 
 def load_model(path: str | os.PathLike | None = None, device: str = "auto") -> Predictor:
     return Predictor.load(path, device)
+
+
+def write_submission(path: str | os.PathLike, digits: list[int]) -> None:
+    """Kaggle digit-recognizer submission: ``ImageId,Label``, ImageId counting from 1."""
+    from .utils import write_text_atomic
+
+    write_text_atomic(path, "ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(digits, 1)))
