@@ -18,7 +18,7 @@ import torch
 from . import checkpoint
 from .errors import DigitlabError
 from .models import build_model
-from .preprocess import load_image, prepare_image
+from .preprocess import load_image, prepare_batch
 from .utils import resolve_device
 
 
@@ -86,7 +86,7 @@ class Predictor:
 
     def predict_images(self, images) -> list[dict]:
         """Any images (PIL, arrays, paths) through the one preprocessing function."""
-        x = np.stack([prepare_image(im) for im in images]) if images else np.zeros((0, 28, 28), np.float32)
+        x = prepare_batch(images)
         results = self.predict_array(x)
         for r, xi in zip(results, x):
             r["empty"] = not bool(xi.any())

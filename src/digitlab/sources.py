@@ -47,7 +47,7 @@ def _to_uint8_images(x: np.ndarray, where: str) -> np.ndarray:
     if not np.isfinite(x).all():
         raise DigitlabError(f"{where}: images contain NaN or infinite values")
     if x.size and (x.min() < 0 or x.max() > 1):
-        if np.issubdtype(np.asarray(x).dtype, np.floating) and x.max() <= 255 and x.min() >= 0 and np.all(np.mod(x, 1) == 0):
+        if x.max() <= 255 and x.min() >= 0 and np.all(np.mod(x, 1) == 0):
             return x.astype(np.uint8)
         raise DigitlabError(f"{where}: float images must lie in [0, 1] (or be whole numbers 0-255)")
     return np.round(x * 255).astype(np.uint8)
