@@ -1,11 +1,13 @@
-# digitlab: `make run` trains the default preset end to end, `make test` runs the tests.
+# digitlab: `make app` opens the drawing app, `make run` trains the default preset end to end,
+# `make test` runs the tests.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PRESET ?= seed1
+PORT   ?= 8501
 
-.PHONY: help install data run train evaluate test test-all clean
+.PHONY: help install app data run train evaluate test test-all clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -19,12 +21,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)  ## create .venv and install digitlab with everything it needs
 
+app: $(STAMP)  ## main command: the drawing app on http://127.0.0.1:$(PORT) with the shipped model
+	$(BIN)/digitlab app --port $(PORT)
+
 data: $(STAMP)  ## fetch MNIST into the cache (offline afterwards)
 	$(BIN)/digitlab data fetch
 
 run: data  ## main job: fetch MNIST, train the default preset, write its report
 	$(BIN)/digitlab train --preset $(PRESET)
-	$(BIN)/digitlab evaluate
+	$(BIN)/digitlab evaluate "$$(ls -t runs/*/best.pt | head -1)"  # the run just made
 
 test: $(STAMP)  ## run the default (fast) test suite
 	$(BIN)/pytest

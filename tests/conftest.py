@@ -72,3 +72,30 @@ def mnist_run(mnist_ready, tmp_path_factory) -> Path:
                   "--set", "augment.static.copies=0", "--set", "augment.realtime.enabled=false")
     assert res.returncode == 0, res.stderr[-2000:]
     return out
+
+
+# Measurements tests want people to see (per-variation accuracy, latencies):
+# printed in a section of their own at the end of every run, pass or fail.
+_MEASURED: list[str] = []
+
+
+@pytest.fixture
+def measured():
+    return _MEASURED.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASURED:
+        terminalreporter.section("digitlab measurements")
+        for line in _MEASURED:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """The model in models/: real accuracy without training in the test run."""
+    from digitlab.inference import Predictor, shipped_model
+
+    path = shipped_model()
+    assert path is not None, "models/default.pt is missing"
+    return Predictor.load(path, device="cpu")

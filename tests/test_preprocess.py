@@ -90,3 +90,41 @@ def test_bad_files_and_arrays_raise_one_line_errors(tmp_path):
         prepare_image(np.zeros((2, 3, 4, 5)))
     with pytest.raises(DigitlabError, match="NaN"):
         prepare_image(np.full((10, 10), np.nan, np.float32))
+
+
+def test_phone_photo_with_uneven_light_is_read_like_a_clean_drawing():
+    """Dark pen on paper lit from one side, noisy, blurred, JPEG: only the ink survives."""
+    import io
+
+    from PIL import ImageFilter
+
+    from digitlab import drawings
+
+    ink = drawings.draw_digit(4, rng=np.random.default_rng(0)).astype(np.float32) / 255
+    big = np.asarray(Image.fromarray((ink * 255).astype(np.uint8)).resize((700, 700)), np.float32) / 255
+    yy, xx = np.mgrid[0:900, 0:1200]
+    paper = 0.55 + 0.3 * xx / 1200 + 0.1 * yy / 900  # darker on the left
+    paper[100:800, 300:1000] *= 1 - 0.75 * big
+    paper += np.random.default_rng(1).normal(0, 0.03, paper.shape)
+    photo = Image.fromarray((np.clip(paper, 0, 1) * 255).astype(np.uint8)).convert("RGB").filter(ImageFilter.GaussianBlur(2))
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=80)
+    from digitlab.preprocess import load_image
+
+    got = prepare_image(load_image(buf.getvalue()))
+    want = prepare_image(ink)
+    assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.9
+    assert got[:, :3].max() < 0.05  # no shading turned into "ink" at the edge
+
+
+def test_load_image_takes_bytes_and_explains_bad_ones():
+    import io
+
+    from digitlab.errors import DigitlabError
+    from digitlab.preprocess import load_image
+
+    buf = io.BytesIO()
+    Image.new("L", (40, 30), 255).save(buf, "PNG")
+    assert load_image(buf.getvalue()).size == (40, 30)
+    with pytest.raises(DigitlabError, match="upload.png: not a readable image"):
+        load_image(b"not an image", name="upload.png")

@@ -65,7 +65,7 @@ def build_parser() -> Parser:
 
     e = sub.add_parser("evaluate", help="write report.json/.md and PNGs for a model", formatter_class=_fmt,
                        epilog=EPILOG)
-    e.add_argument("model", nargs="?", metavar="RUN_DIR_OR_MODEL", help="run folder or .pt file (default: newest run)")
+    e.add_argument("model", nargs="?", metavar="RUN_DIR_OR_MODEL", help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)")
     e.add_argument("--data", action="append", metavar="SOURCE",
                    help="evaluate on this labelled data instead of validation + official test")
     e.add_argument("--out", metavar="DIR", help="report folder (default: <run>/eval)")
@@ -89,11 +89,16 @@ def build_parser() -> Parser:
     bn.add_argument("--images", type=int, default=60000, help="MNIST training images to expand")
     bn.add_argument("--steps", type=int, default=20, help="training steps timed with and without real-time warps")
 
+    ap = sub.add_parser("app", help="start the drawing app (Streamlit) on this machine", formatter_class=_fmt)
+    ap.add_argument("--model", metavar="PATH", help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 exposes it to your network)")
+    ap.add_argument("--port", type=int, default=8501, help="port to listen on")
+
     pr = sub.add_parser("predict", help="read digits from image files", formatter_class=_fmt)
     pr.add_argument("images", nargs="*", metavar="IMAGE", help="PNG/JPEG files, any size, either polarity")
     pr.add_argument("--data", metavar="SOURCE", help="predict a whole dataset instead, e.g. csv:test.csv (labels optional)")
     pr.add_argument("--out", metavar="FILE.csv", help="with --data: write a Kaggle submission (ImageId,Label)")
-    pr.add_argument("--model", metavar="PATH", help="run folder or .pt file (default: newest run)")
+    pr.add_argument("--model", metavar="PATH", help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)")
     pr.add_argument("--json", action="store_true", help="one JSON object per line")
     pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
     return p
@@ -171,6 +176,9 @@ def cmd_evaluate(args) -> None:
     rep = evaluate(args.model, args.data, args.out, args.data_dir, args.device, latency=not args.no_latency)
     for name, s in rep["sets"].items():
         print(f"{name:<14} accuracy {s['accuracy']:.4%}  ({s['misclassified']} of {s['images']:,} misclassified)")
+    if "not_sure" in rep:
+        ns = rep["not_sure"]
+        print(f"not sure below {ns['threshold']:.4f} confidence (chosen on validation; keeps {ns['coverage']:.2%})")
     if "latency" in rep:
         lt = rep["latency"]
         print(f"latency        {lt['batch1_ms_p50']:.2f} ms/image at batch 1; {lt['batch1024_images_per_s']:,.0f} images/s at batch 1024")
@@ -232,14 +240,35 @@ def cmd_predict(args) -> None:
             print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%}){note}")
 
 
-COMMANDS = {"data": cmd_data, "models": cmd_models, "train": cmd_train, "evaluate": cmd_evaluate,
+def cmd_app(args) -> int:
+    import socket
+    import subprocess
+    from pathlib import Path
+
+    from .app_launch import streamlit_command
+    from .inference import load_model
+
+    if not 1 <= args.port <= 65535:
+        raise DigitlabError(f"--port {args.port} is not a port number; use 1-65535")
+    model = load_model(args.model)  # fail here, in one line, not inside the page
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no conflict
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as e:
+            raise DigitlabError(f"cannot listen on {args.host}:{args.port} ({e.strerror}); pick another with --port") from None
+    print(f"digitlab app: model {model.path}; open http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    return subprocess.call(streamlit_command(Path(model.path), args.host, args.port))
+
+
+COMMANDS = {"data": cmd_data, "app": cmd_app, "models": cmd_models, "train": cmd_train, "evaluate": cmd_evaluate,
             "augment": cmd_augment, "predict": cmd_predict}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        return COMMANDS[args.command](args) or 0
     except DigitlabError as e:
         print(f"digitlab: error: {e}", file=sys.stderr)
         return 2

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from . import data, plots
-from .inference import Predictor, to_input
+from . import calibrate, data, plots
+from .inference import Predictor, shipped_model, to_input
 from .models import count_parameters
 from .utils import library_versions, machine_description, write_json_atomic, write_text_atomic
 
@@ -92,7 +92,10 @@ def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dic
 def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None, data_dir=None,
              device: str = "auto", latency: bool = True) -> dict:
     pred = Predictor.load(model_path, device)
-    out = Path(out_dir) if out_dir else pred.path.parent / "eval"
+    sm = shipped_model()
+    shipped = sm is not None and pred.path.resolve() == sm.resolve()
+    # The shipped model may live inside site-packages: its reports go to runs/.
+    out = Path(out_dir) if out_dir else (Path("runs") / "default-model-eval" if shipped else pred.path.parent / "eval")
     sets = _sets_to_evaluate(pred, data_specs, data_dir)
     report = {
         "model": {"path": str(pred.path), "arch": pred.checkpoint["model"]["arch"],
@@ -110,6 +113,11 @@ def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None,
         wrong = np.flatnonzero(p != src.y)
         wrong = wrong[np.argsort(-probs[wrong, p[wrong]])]
         errors[name] = (src.x[wrong], src.y[wrong], p[wrong], probs[wrong, p[wrong]])
+        if name == "validation":
+            # The "not sure" threshold is chosen here, on validation data only.
+            report["not_sure"] = calibrate.choose_threshold(probs, src.y)
+            if not shipped:  # the shipped model comes with its calibration
+                calibrate.save(pred.path, report["not_sure"])
     if latency:
         report["latency"] = measure_latency(pred.model, pred.device)
     out.mkdir(parents=True, exist_ok=True)
@@ -141,6 +149,13 @@ def markdown(report: dict) -> str:
                   "     " + " ".join(f"{d:>5}" for d in DIGITS)]
         lines += [f"{d:>3}  " + " ".join(f"{v:>5}" for v in cm[d]) for d in DIGITS]
         lines.append("```")
+    if "not_sure" in report:
+        ns = report["not_sure"]
+        lines += ["", "## When the model says \"not sure\"", "",
+                  f"Threshold {ns['threshold']:.4f} on the top probability, chosen on the validation set: the lowest "
+                  f"at which at most {ns['max_risk']:.1%} of the answers kept are wrong. It keeps "
+                  f"{ns['coverage']:.2%} of validation images, {ns['risk']:.3%} of them wrong. "
+                  "Stored beside the checkpoint as `<name>.calibration.json`; the app uses it."]
     if "latency" in report:
         lt = report["latency"]
         lines += ["", "## Speed", "",

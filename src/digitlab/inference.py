@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint
+from . import calibrate, checkpoint
 from .errors import DigitlabError
 from .models import build_model
-from .preprocess import load_image, prepare_batch
+from .preprocess import load_image, prepare_batch, prepare_image
 from .utils import resolve_device
 
 
@@ -43,12 +43,28 @@ def predict_logits(model: torch.nn.Module, x, device: torch.device | None = None
     return torch.cat(out) if out else torch.zeros(0, 10)
 
 
-def find_default_model(runs_dir: str | os.PathLike = "runs") -> Path:
-    """The newest ``runs/*/best.pt``; a later release adds a shipped model before it."""
+SHIPPED_NAME = "default.pt"
+
+
+def shipped_model() -> Path | None:
+    """The model that comes with digitlab (``models/default.pt``), if this install has it."""
+    for base in (Path(__file__).parent / "models", Path(__file__).resolve().parents[2] / "models"):
+        if (base / SHIPPED_NAME).is_file():
+            return base / SHIPPED_NAME
+    return None
+
+
+def newest_run(runs_dir: str | os.PathLike = "runs") -> Path | None:
     candidates = sorted(Path(runs_dir).glob("*/best.pt"), key=lambda p: p.stat().st_mtime)
-    if not candidates:
+    return candidates[-1] if candidates else None
+
+
+def find_default_model(runs_dir: str | os.PathLike = "runs") -> Path:
+    """The shipped model, else the newest ``runs/*/best.pt``."""
+    found = shipped_model() or newest_run(runs_dir)
+    if found is None:
         raise DigitlabError("no model found: train one with `digitlab train --preset seed1` or pass a model path")
-    return candidates[-1]
+    return found
 
 
 @dataclass
@@ -59,6 +75,7 @@ class Predictor:
     checkpoint: dict
     path: Path
     device: torch.device
+    calibration: dict | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto") -> "Predictor":
@@ -73,7 +90,26 @@ class Predictor:
             raise DigitlabError(f"{path}: weights do not match model {ckpt['model'].get('arch')!r} ({str(e).splitlines()[0][:100]})") from None
         dev = resolve_device(device)
         model.to(dev).eval()
-        return cls(model, ckpt, path, dev)
+        return cls(model, ckpt, path, dev, calibrate.load(path))
+
+    @property
+    def threshold(self) -> float:
+        """Below this top probability the answer is "not sure" (see :mod:`digitlab.calibrate`)."""
+        return float(self.calibration["threshold"]) if self.calibration else calibrate.DEFAULT_THRESHOLD
+
+    def predict_image(self, image) -> dict:
+        """Everything a person wants to see about one outside image (canvas, upload, file).
+
+        Adds to :meth:`predict_array`'s answer: ``input``, the 28x28 float image
+        the model saw; ``empty`` (no ink, so no prediction); ``sure``, whether
+        the confidence reaches :attr:`threshold`; ``top2``, the two likeliest digits.
+        """
+        x = prepare_image(image)
+        r = self.predict_array(x[None])[0]
+        order = np.argsort(r["probabilities"])[::-1]
+        r.update(input=x, empty=not bool(x.any()), top2=[int(order[0]), int(order[1])])
+        r["sure"] = (not r["empty"]) and r["confidence"] >= self.threshold
+        return r
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Softmax probabilities (N, 10) for MNIST-style images (N, 28, 28)."""

@@ -8,11 +8,13 @@ ratio kept, then placed so that its centre of mass sits at the centre of a
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
 from .errors import DigitlabError
 
@@ -23,23 +25,28 @@ BOX = 20
 INK_THRESHOLD = 0.2
 MAX_PIXELS = 40_000_000  # decompression-bomb guard for files from outside
 
-SPEC = {"name": "mnist-com", "version": 1, "size": SIZE, "box": BOX, "ink_threshold": INK_THRESHOLD}
+# version 2: per-pixel background for images of 64 px or more a side (photos with uneven light)
+SPEC = {"name": "mnist-com", "version": 2, "size": SIZE, "box": BOX, "ink_threshold": INK_THRESHOLD}
 
 
-def load_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image file, or raise a one-line :class:`DigitlabError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DigitlabError(f"image not found: {path}; check the path")
+def load_image(source, name: str | None = None) -> Image.Image:
+    """Open an image file (a path, bytes, or a binary file object), or raise a one-line :class:`DigitlabError`."""
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    if isinstance(source, (str, os.PathLike)):
+        source = Path(source)
+        if not source.is_file():
+            raise DigitlabError(f"image not found: {source}; check the path")
+    name = name or str(source if isinstance(source, Path) else "uploaded image")
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             if im.width * im.height > MAX_PIXELS:
-                raise DigitlabError(f"{path}: {im.width}x{im.height} is too large; scale it below {MAX_PIXELS} pixels")
+                raise DigitlabError(f"{name}: {im.width}x{im.height} is too large; scale it below {MAX_PIXELS} pixels")
             im = ImageOps.exif_transpose(im)  # phone photos carry their rotation in EXIF
             im.load()
             return im
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DigitlabError(f"{path}: not a readable image ({type(e).__name__}); use a PNG or JPEG file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DigitlabError(f"{name}: not a readable image ({type(e).__name__}); use a PNG or JPEG file") from None
 
 
 def _to_gray(image) -> np.ndarray:
@@ -81,18 +88,37 @@ def _to_gray(image) -> np.ndarray:
     return np.clip(arr, 0.0, 1.0)
 
 
+def _background(gray: np.ndarray, border_level: float) -> np.ndarray | float:
+    """The background level under the (bright) ink, per pixel for photos.
+
+    Paper under a lamp or a phone's flash is lighter on one side than the other,
+    so one global level would turn the darker side into "ink". For images of
+    64 pixels or more a side, the background is a grey-scale opening (erosion,
+    then dilation) over a window a fifth of the image wide: strokes thinner than
+    that vanish from it, the shading stays. Small images keep the global level.
+    """
+    h, w = gray.shape
+    if min(h, w) < 64:
+        return border_level
+    scale = 64 / min(h, w)
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    small = np.asarray(Image.fromarray(gray, mode="F").resize((sw, sh), Image.Resampling.BOX), np.float32)
+    bg = ndimage.uniform_filter(ndimage.grey_opening(small, size=(13, 13), mode="nearest"), size=7, mode="nearest")
+    return np.asarray(Image.fromarray(bg, mode="F").resize((w, h), Image.Resampling.BILINEAR), np.float32)
+
+
 def _white_on_black(gray: np.ndarray) -> np.ndarray:
     """Make the ink white on black and remove the background level.
 
-    The background is the median of the border: ink rarely fills the edges,
-    while paper or canvas does, whatever its colour.
+    The polarity comes from the median of the border: ink rarely fills the
+    edges, while paper or canvas does, whatever its colour.
     """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(border))
-    if background > 0.5:
+    level = float(np.median(border))
+    if level > 0.5:
         gray = 1.0 - gray
-        background = 1.0 - background
-    ink = np.clip(gray - background, 0.0, None)
+        level = 1.0 - level
+    ink = np.clip(gray - _background(gray, level), 0.0, None)
     peak = float(ink.max())
     return ink / peak if peak > 0.05 else np.zeros_like(gray)
 
