@@ -135,17 +135,39 @@ def mouse_stroke(page, stroke) -> float:
     return t_up
 
 
+def dense(points, step: float = 6.0) -> list[tuple[float, float]]:
+    """Points at most ``step`` pixels apart, as a real pointer reports them."""
+    out = [tuple(points[0])]
+    for a, b in zip(points[:-1], points[1:]):
+        n = max(1, int(np.ceil(np.hypot(*(np.subtract(b, a))) / step)))
+        out += [tuple(np.add(a, np.subtract(b, a) * t / n)) for t in range(1, n + 1)]
+    return out
+
+
 def touch_stroke(page, stroke) -> None:
     """A finger: CDP touch events, which Chromium turns into pointer events for the canvas."""
     cdp = page.context.new_cdp_session(page)
     x0, y0 = canvas_origin(page)
-    pts = [(x0 + x, y0 + y) for x, y in stroke]
+    pts = [(x0 + x, y0 + y) for x, y in dense(stroke)]
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": pts[0][0], "y": pts[0][1]}]})
-    for (ax, ay), (bx, by) in zip(pts[:-1], pts[1:]):
-        for t in (0.5, 1.0):
-            cdp.send("Input.dispatchTouchEvent",
-                     {"type": "touchMove", "touchPoints": [{"x": ax + t * (bx - ax), "y": ay + t * (by - ay)}]})
+    for x, y in pts[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def pen_stroke(page, stroke) -> None:
+    """A stylus: CDP mouse events with pointerType "pen"."""
+    cdp = page.context.new_cdp_session(page)
+    x0, y0 = canvas_origin(page)
+    pts = [(x0 + x, y0 + y) for x, y in dense(stroke)]
+    common = {"button": "left", "pointerType": "pen"}
+    cdp.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": pts[0][0], "y": pts[0][1], "clickCount": 1,
+                                          "buttons": 1, **common})
+    for x, y in pts[1:]:
+        cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y, "buttons": 1, **common})
+    cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": pts[-1][0], "y": pts[-1][1], "clickCount": 1,
+                                          "buttons": 0, **common})
     cdp.detach()
 
 
@@ -193,11 +215,11 @@ def test_mouse_drawings_are_read_live_and_fast(page, measured):
     assert statistics.median(times) < 1000  # generous for busy CI machines; the goal is printed above
 
 
-def test_touch_drawings_are_read(page):
+def test_touch_and_pen_drawings_are_read(page):
     rng = np.random.default_rng(5)
-    for digit in (2, 4):
+    for digit, stroke in ((2, touch_stroke), (4, touch_stroke), (6, pen_stroke), (7, pen_stroke)):
         for s in drawings.digit_strokes(digit, "centred", rng)[0]:
-            touch_stroke(page, s)
+            stroke(page, s)
         wait_for(page, f"p.dataset.digit === '{digit}'")
         clear(page)
 

@@ -68,7 +68,7 @@ def build_parser() -> Parser:
     e.add_argument("model", nargs="?", metavar="RUN_DIR_OR_MODEL", help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)")
     e.add_argument("--data", action="append", metavar="SOURCE",
                    help="evaluate on this labelled data instead of validation + official test")
-    e.add_argument("--out", metavar="DIR", help="report folder (default: <run>/eval)")
+    e.add_argument("--out", metavar="DIR", help="report folder (default: <run>/eval; runs/default-model-eval for the shipped model)")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
     e.add_argument("--no-latency", action="store_true", help="skip the speed measurement")
 
