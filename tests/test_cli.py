@@ -41,8 +41,12 @@ def test_predict_json_reads_big_black_on_white_pngs(mnist_run, tmp_path):
     assert res.returncode == 0, res.stderr
     answers = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(answers) == 10
+    from digitlab.inference import Predictor
+
+    threshold = Predictor.load(mnist_run).threshold
     for a in answers:
-        assert set(a) >= {"file", "digit", "confidence", "probabilities"}
+        assert set(a) >= {"file", "digit", "confidence", "probabilities", "sure"}
+        assert a["sure"] == (a["confidence"] >= threshold)
         assert len(a["probabilities"]) == 10 and sum(a["probabilities"]) == pytest.approx(1, abs=1e-4)
         assert a["digit"] == int(np.argmax(a["probabilities"])) and a["confidence"] == max(a["probabilities"])
     assert sum(a["digit"] == t for a, t in zip(answers, y[:10])) >= 9

@@ -234,9 +234,11 @@ def cmd_predict(args) -> None:
     for r in model.predict_files(args.images):
         if args.json:
             print(json.dumps({"file": r["file"], "digit": r["digit"], "confidence": round(r["confidence"], 6),
-                              "probabilities": [round(p, 6) for p in r["probabilities"]], "empty": r["empty"]}))
+                              "probabilities": [round(p, 6) for p in r["probabilities"]], "empty": r["empty"],
+                              "sure": r["sure"]}))
         else:
-            note = "  (no ink found: blank image)" if r["empty"] else ""
+            note = ("  (no ink found: blank image)" if r["empty"] else
+                    f"  (not sure: below the model's {model.threshold:.0%} threshold)" if not r["sure"] else "")
             print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%}){note}")
 
 

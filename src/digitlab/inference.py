@@ -126,6 +126,7 @@ class Predictor:
         results = self.predict_array(x)
         for r, xi in zip(results, x):
             r["empty"] = not bool(xi.any())
+            r["sure"] = (not r["empty"]) and r["confidence"] >= self.threshold
         return results
 
     def predict_source(self, spec: str, data_dir=None) -> list[dict]:
