@@ -70,19 +70,24 @@ def show_result(result: dict | None, hint: str) -> None:
     st.image(seen, caption="What the model saw: 28x28, prepared like MNIST", width=140, clamp=True)
 
 
+def load_into_canvas(objects: list) -> None:
+    """Make the canvas show ``objects``: a changed initial_drawing (a new revision
+    number, even for the same objects) makes it load them and send its image back."""
+    ss = st.session_state
+    ss.rev = ss.get("rev", 0) + 1
+    ss.initial = {"objects": objects, "digitlab_rev": ss.rev}
+
+
 def draw_tab(pred: Predictor, brush: int) -> None:
     # Imported here: the component registers itself on import, which needs a running Streamlit.
     from streamlit_drawable_canvas import st_canvas
 
     ss = st.session_state
-    ss.setdefault("rev", 0)
     ss.setdefault("initial", {"objects": []})
     ss.setdefault("objects", [])
 
     def replace_drawing(objects: list) -> None:
-        # A changed initial_drawing makes the canvas load it and send its image back.
-        ss.rev += 1
-        ss.initial = {"objects": objects, "digitlab_rev": ss.rev}
+        load_into_canvas(objects)
         ss.objects = objects
         ss.result = None
 
@@ -151,8 +156,7 @@ def main() -> None:
     ss = st.session_state
     if tabs[0].open:
         if ss.get("upload_was_open") and ss.get("objects"):
-            ss.rev += 1  # the canvas was unmounted: give it back its drawing
-            ss.initial = {"objects": ss.objects, "digitlab_rev": ss.rev}
+            load_into_canvas(ss.objects)  # the canvas was unmounted: give it back its drawing
         ss.upload_was_open = False
         with tabs[0]:
             draw_tab(pred, brush)

@@ -29,14 +29,13 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray, max_risk: float = MA
     order = np.argsort(-conf, kind="stable")
     risk = np.cumsum(wrong[order]) / np.arange(1, len(order) + 1)
     ok = np.flatnonzero(risk <= max_risk)
-    if len(ok) == 0:  # even the most confident answer is wrong: never be sure
-        return {"threshold": 1.0, "coverage": 0.0, "risk": 0.0, "max_risk": max_risk, "images": int(len(labels))}
-    k = int(ok.max())
-    threshold = float(conf[order][k])
-    kept = conf >= threshold
-    return {"threshold": threshold, "coverage": float(kept.mean()), "risk": float(wrong[kept].mean()),
-            "max_risk": max_risk, "images": int(len(labels)), "rule": "lowest max-softmax threshold with "
-            f"validation error rate among kept answers <= {max_risk}"}
+    # When even the most confident answer is wrong, never be sure.
+    threshold = float(conf[order][ok.max()]) if len(ok) else 1.0
+    kept = conf >= threshold if len(ok) else np.zeros(len(conf), bool)
+    return {"threshold": threshold, "coverage": float(kept.mean()),
+            "risk": float(wrong[kept].mean()) if kept.any() else 0.0, "max_risk": max_risk,
+            "images": int(len(labels)),
+            "rule": f"lowest max-softmax threshold with validation error rate among kept answers <= {max_risk}"}
 
 
 def sidecar(checkpoint_path: str | os.PathLike) -> Path:

@@ -98,17 +98,11 @@ class Predictor:
         return float(self.calibration["threshold"]) if self.calibration else calibrate.DEFAULT_THRESHOLD
 
     def predict_image(self, image) -> dict:
-        """Everything a person wants to see about one outside image (canvas, upload, file).
-
-        Adds to :meth:`predict_array`'s answer: ``input``, the 28x28 float image
-        the model saw; ``empty`` (no ink, so no prediction); ``sure``, whether
-        the confidence reaches :attr:`threshold`; ``top2``, the two likeliest digits.
-        """
+        """Everything a person wants to see about one outside image (canvas, upload, file):
+        :meth:`predict_images`' answer plus ``input``, the 28x28 float image the model saw."""
         x = prepare_image(image)
-        r = self.predict_array(x[None])[0]
-        order = np.argsort(r["probabilities"])[::-1]
-        r.update(input=x, empty=not bool(x.any()), top2=[int(order[0]), int(order[1])])
-        r["sure"] = (not r["empty"]) and r["confidence"] >= self.threshold
+        r = self._read(x[None])[0]
+        r["input"] = x
         return r
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
@@ -120,14 +114,19 @@ class Predictor:
         return [{"digit": int(p.argmax()), "confidence": float(p.max()), "probabilities": [float(v) for v in p]}
                 for p in probs]
 
-    def predict_images(self, images) -> list[dict]:
-        """Any images (PIL, arrays, paths) through the one preprocessing function."""
-        x = prepare_batch(images)
+    def _read(self, x: np.ndarray) -> list[dict]:
+        """:meth:`predict_array` for prepared outside images, plus ``empty`` (no ink, so no
+        prediction), ``sure`` (confidence reaches :attr:`threshold`) and ``top2``."""
         results = self.predict_array(x)
         for r, xi in zip(results, x):
             r["empty"] = not bool(xi.any())
             r["sure"] = (not r["empty"]) and r["confidence"] >= self.threshold
+            r["top2"] = [int(d) for d in np.argsort(r["probabilities"])[::-1][:2]]
         return results
+
+    def predict_images(self, images) -> list[dict]:
+        """Any images (PIL, arrays, paths) through the one preprocessing function."""
+        return self._read(prepare_batch(images))
 
     def predict_source(self, spec: str, data_dir=None) -> list[dict]:
         """Every image of a dataset source (``csv:FILE``, ``npz:FILE``, ...), labelled or not."""
