@@ -112,6 +112,12 @@ def validate(cfg: dict) -> None:
         (isinstance(d["sources"], list) and d["sources"], "data.sources must be a non-empty list, e.g. [mnist]"),
         (isinstance(cfg["model"].get("l2", 0), (int, float)) and cfg["model"].get("l2", 0) >= 0, "model.l2 must be >= 0"),
     ]
+    sched = t.get("schedule", "plateau")
+    checks += [
+        (sched in ("plateau", "onecycle"), "train.schedule must be plateau or onecycle"),
+        (sched != "onecycle" or not cfg["callbacks"]["reduce_lr"].get("enabled", True),
+         "train.schedule=onecycle sets the learning rate itself; add --set callbacks.reduce_lr.enabled=false"),
+    ]
     for ok, msg in checks:
         if not ok:
             raise DigitlabError(msg)

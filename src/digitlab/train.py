@@ -69,6 +69,19 @@ def clip_per_tensor(params, max_norm: float) -> None:
     torch._foreach_mul_(grads, scales)
 
 
+def build_schedule(opt, t_cfg: dict, steps_per_epoch: int):
+    """``train.schedule``: ``plateau`` (the seeds' ReduceLROnPlateau callback, no
+    per-step schedule) or ``onecycle`` (warm up to ``train.onecycle.max_lr``, then
+    cosine-anneal to ~0 by the last epoch; a fixed schedule, stepped per batch)."""
+    name = t_cfg.get("schedule", "plateau")
+    if name == "plateau":
+        return None
+    oc = t_cfg["onecycle"]
+    return torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=oc["max_lr"], epochs=t_cfg["epochs"], steps_per_epoch=steps_per_epoch,
+        pct_start=oc["pct_start"], div_factor=oc["div_factor"], final_div_factor=oc["final_div_factor"])
+
+
 def train_step(model, opt, xb: torch.Tensor, yb: torch.Tensor, l2: float, clipnorm: float):
     """One optimizer step; returns the batch's logits and loss (detached)."""
     logits = model(xb)
@@ -110,7 +123,10 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
         if state.get("stopped_early"):
             raise DigitlabError(f"{run_dir} already finished (early stopping after epoch {state['epoch']}); "
                                 "start a new run to train further")
-        if max_epochs:
+        if max_epochs and max_epochs != cfg["train"]["epochs"]:
+            if cfg["train"].get("schedule", "plateau") == "onecycle":
+                raise DigitlabError(f"{run_dir} uses a one-cycle schedule fixed to {cfg['train']['epochs']} epochs; "
+                                    "resume without --epochs, or start a new run")
             cfg["train"]["epochs"] = max_epochs
     else:
         assert cfg is not None
@@ -144,6 +160,8 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     gen = torch.Generator().manual_seed(t_cfg["seed"])
     realtime = augment.realtime_fn(aug_cfg.get("realtime") or {}, gen)
+    n, bs, epochs = len(y_train), t_cfg["batch_size"], t_cfg["epochs"]
+    sched = build_schedule(opt, t_cfg, math.ceil(n / bs))
     meta = {"config": cfg, "model": cfg["model"], "preprocessing": PREPROCESSING,
             "data": {**splits.describe(), "augmented": int(len(x_aug)), "augment_key": aug_info.get("key")},
             "params": count_parameters(model), "git_commit": git_commit(), "versions": library_versions()}
@@ -159,6 +177,8 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     if state is not None:
         model.load_state_dict(state["state_dict"])
         opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["schedule"])
         for name, cb in callbacks.items():
             cb.load_state_dict(state["callbacks"].get(name, {}))
         history = list(state["history"])
@@ -176,11 +196,11 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
         checkpoint.save(run_dir / "last.pt", {
             **meta, "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "epoch": epoch,
             "stopped_early": stopped_early,
-            "optimizer": opt.state_dict(), "callbacks": {n: cb.state_dict() for n, cb in callbacks.items()},
+            "optimizer": opt.state_dict(), "schedule": sched.state_dict() if sched is not None else None,
+            "callbacks": {n: cb.state_dict() for n, cb in callbacks.items()},
             "history": history, "rng": {"data": gen.get_state(), "torch": torch.get_rng_state(),
                                         "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None}})
 
-    n, bs, epochs = len(y_train), t_cfg["batch_size"], t_cfg["epochs"]
     print(f"Training {cfg['model']['arch']} on {n:,} images ({len(splits.y_val):,} validation) on {device}"
           f"{', real-time augmentation on' if realtime else ''}; run folder {run_dir}", file=sys.stderr)
     stopped, interrupted = False, False
@@ -204,6 +224,8 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
                 if realtime is not None:
                     xb = realtime(xb)
                 logits, loss = train_step(model, opt, xb, yb, l2, t_cfg["clipnorm"])
+                if sched is not None:
+                    sched.step()
                 tot_loss += loss * len(yb)
                 tot_correct += (logits.argmax(1) == yb).sum()
                 seen += len(yb)
@@ -212,7 +234,7 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
                                     img_s=f"{seen / (time.perf_counter() - t0):.0f}")
             bar.close()
             val_loss, val_acc = evaluate_split(model, splits.x_val, splits.y_val, l2, device)
-            lr_used = opt.param_groups[0]["lr"]
+            lr_used = opt.param_groups[0]["lr"]  # one-cycle: the rate the next epoch starts with
             logs = {"loss": tot_loss.item() / seen, "acc": tot_correct.item() / seen, "val_loss": val_loss,
                     "val_acc": val_acc}
             if not all(math.isfinite(v) for v in logs.values()):
