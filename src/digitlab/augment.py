@@ -1,8 +1,9 @@
 """Augmentation: seed 000's static expansion and both seeds' real-time warps.
 
 *Static* (albumentations): ElasticTransform, GaussNoise, CoarseDropout,
-RandomBrightnessContrast and InvertImg, each with its probability and
-parameters in ``augment.static``. The training split is expanded by
+RandomBrightnessContrast and InvertImg (the seed's five), optionally
+MotionBlur, SaltAndPepper and XYMasking (stripes), each with its probability
+and parameters in ``augment.static``. The training split is expanded by
 ``copies`` augmented copies, computed once in worker processes and cached on
 disk under a key of (training data checksum, transform config, seed), so a
 second run with the same settings reuses it. Validation and test are never
@@ -34,13 +35,17 @@ from tqdm.auto import tqdm
 from .errors import DigitlabError
 from .utils import atomic_path, sha256_bytes
 
-# name in the config -> albumentations class, in the order they are applied
+# name in the config -> albumentations class, in the order they are applied. The last
+# three are not in the seeds; a preset that leaves them out does not use them.
 STATIC_TRANSFORMS = {
     "elastic": "ElasticTransform",
     "noise": "GaussNoise",
     "dropout": "CoarseDropout",
     "brightness_contrast": "RandomBrightnessContrast",
     "invert": "InvertImg",
+    "motion_blur": "MotionBlur",
+    "salt_pepper": "SaltAndPepper",
+    "stripes": "XYMasking",
 }
 REALTIME_TRANSFORMS = ("rotation", "shift", "zoom")
 CHUNK = 2000  # images per work item; fixed so results do not depend on the worker count
@@ -56,7 +61,7 @@ def build_static(static_cfg: dict, seed: int | None = None, only: str | None = N
 
     transforms = []
     for name, cls in STATIC_TRANSFORMS.items():
-        if only is not None and name != only:
+        if (only is not None and name != only) or name not in static_cfg:
             continue
         kw = _kwargs(static_cfg[name])
         if force:
@@ -168,7 +173,8 @@ def preview_rows(aug_cfg: dict, images: np.ndarray, draws: int = 7, seed: int = 
     """One row per transform, forced on: ``(title, [original, draw1, ...])`` as uint8 (28, 28)."""
     rows = []
     static = aug_cfg["static"]
-    for i, name in enumerate(STATIC_TRANSFORMS):
+    names = [n for n in STATIC_TRANSFORMS if n in static]
+    for i, name in enumerate(names):
         img = images[i % len(images)]
         pipe = build_static(static, seed=seed + i, only=name, force=True)
         params = ", ".join(f"{k}={v}" for k, v in static[name].items() if k != "p")
@@ -177,7 +183,7 @@ def preview_rows(aug_cfg: dict, images: np.ndarray, draws: int = 7, seed: int = 
     rt = aug_cfg["realtime"]
     gen = torch.Generator().manual_seed(seed)
     for j, name in enumerate(REALTIME_TRANSFORMS):
-        img = images[(len(STATIC_TRANSFORMS) + j) % len(images)]
+        img = images[(len(names) + j) % len(images)]
         amount = float(rt.get(name, 0) or 0)
         kw = {k: (amount if k == name else 0.0) for k in REALTIME_TRANSFORMS}
         batch = torch.from_numpy(np.repeat(img[None, None], draws, 0)).float() / 255.0

@@ -107,6 +107,7 @@ def validate(cfg: dict) -> None:
         (isinstance(t["batch_size"], int) and t["batch_size"] >= 1, "train.batch_size must be a whole number >= 1"),
         (isinstance(t["lr"], (int, float)) and t["lr"] > 0, "train.lr must be a positive number"),
         (isinstance(t["seed"], int), "train.seed must be a whole number"),
+        (d.get("split_seed") is None or isinstance(d["split_seed"], int), "data.split_seed must be null or a whole number"),
         (isinstance(d["val_fraction"], (int, float)) and 0 < d["val_fraction"] < 1, "data.val_fraction must lie between 0 and 1"),
         (d["limit"] is None or (isinstance(d["limit"], int) and d["limit"] >= 20), "data.limit must be null or a whole number >= 20"),
         (isinstance(d["sources"], list) and d["sources"], "data.sources must be a non-empty list, e.g. [mnist]"),
@@ -121,6 +122,13 @@ def validate(cfg: dict) -> None:
     for ok, msg in checks:
         if not ok:
             raise DigitlabError(msg)
+
+
+def split_seed(cfg: dict) -> int:
+    """The seed of the train/validation split: ``data.split_seed``, or ``train.seed`` when that is null
+    (so runs that differ only in ``train.seed`` can share a split, e.g. to be ensembled)."""
+    s = cfg["data"].get("split_seed")
+    return int(cfg["train"]["seed"] if s is None else s)
 
 
 def dump(cfg: dict) -> str:

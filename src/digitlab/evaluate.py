@@ -17,8 +17,13 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from . import calibrate, data, plots
+from scipy.special import softmax
+from tqdm.auto import tqdm
+
+from . import calibrate, config, corrupt, data, ood, plots
+from .ensemble import Ensemble
 from .inference import Predictor, shipped_model, to_input
+from .report import markdown
 from .models import count_parameters
 from .utils import library_versions, machine_description, write_json_atomic, write_text_atomic
 
@@ -76,8 +81,8 @@ def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dic
             out[spec] = src
         return out
     cfg = pred.checkpoint["config"]
-    d, seed = cfg["data"], cfg["train"]["seed"]
-    splits = data.make_splits(d["sources"], d["val_fraction"], seed, d["limit"], data_dir)
+    d = cfg["data"]
+    splits = data.make_splits(d["sources"], d["val_fraction"], config.split_seed(cfg), d["limit"], data_dir)
     recorded = pred.checkpoint.get("data", {}).get("pool_sha256")
     if recorded and recorded != splits.pool_checksum:
         print("warning: the training data has changed since this model was trained; "
@@ -89,38 +94,91 @@ def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dic
     return {"validation": val, "test": test, "test-inverted": inverted}
 
 
+def _members_info(members: list[Predictor]) -> list[dict]:
+    return [{"path": str(m.path), "arch": m.checkpoint["model"]["arch"], "parameters": count_parameters(m.model),
+             "file_bytes": m.path.stat().st_size, "trained": m.checkpoint.get("metrics", {}),
+             "git_commit": m.checkpoint.get("git_commit")} for m in members]
+
+
+def _scorer_latency(logits_fn, repeats: int = 30) -> dict:
+    one = np.zeros((1, 28, 28), np.uint8)
+    logits_fn(one)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        logits_fn(one)
+        times.append(time.perf_counter() - t0)
+    return {"batch1_ms_p50": 1000 * float(np.median(times)), "batch1_ms_p90": 1000 * float(np.percentile(times, 90)),
+            "machine": machine_description(), "threads": torch.get_num_threads(), "backend": "torch eager, all members and views"}
+
+
 def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None, data_dir=None,
-             device: str = "auto", latency: bool = True) -> dict:
-    pred = Predictor.load(model_path, device)
+             device: str = "auto", latency: bool = True, tta: bool = False, corruptions: bool = False,
+             rejection: bool = True) -> dict:
+    """Evaluate one model, or an ensemble (a list of paths), optionally with TTA; write the report.
+
+    Everything fitted here (temperature, "not sure" threshold) is fitted on the
+    validation split; the official test set and its variants are only reported.
+    """
+    paths = model_path if isinstance(model_path, (list, tuple)) else [model_path]
+    members = [Predictor.load(p, device) for p in (paths or [None])]
+    single = len(members) == 1 and not tta
+    scorer = members[0] if single else Ensemble(members, tta)
     sm = shipped_model()
-    shipped = sm is not None and pred.path.resolve() == sm.resolve()
+    shipped = single and sm is not None and members[0].path.resolve() == sm.resolve()
     # The shipped model may live inside site-packages: its reports go to runs/.
-    out = Path(out_dir) if out_dir else (Path("runs") / "default-model-eval" if shipped else pred.path.parent / "eval")
-    sets = _sets_to_evaluate(pred, data_specs, data_dir)
+    default_out = (Path("runs") / "default-model-eval" if shipped else
+                   members[0].path.parent / ("eval" if single else "eval-ensemble"))
+    out = Path(out_dir) if out_dir else default_out
+    sets = _sets_to_evaluate(members[0], data_specs, data_dir)
+    notes = []
+    if not single and "validation" in sets and not scorer.same_split():
+        del sets["validation"]
+        notes.append("No validation set: the members were selected on different splits, so no split is held out "
+                     "from all of them (train them with the same data.split_seed).")
     report = {
-        "model": {"path": str(pred.path), "arch": pred.checkpoint["model"]["arch"],
-                  "parameters": count_parameters(pred.model), "file_bytes": pred.path.stat().st_size,
-                  "trained": pred.checkpoint.get("metrics", {}), "git_commit": pred.checkpoint.get("git_commit")},
-        "sets": {},
+        "model": _members_info(members)[0] if single else {"ensemble": _members_info(members), "tta": tta,
+                                                             "name": scorer.name},
+        "sets": {}, "notes": notes,
         "created": dt.datetime.now().isoformat(timespec="seconds"),
         "versions": library_versions(),
     }
-    errors = {}
+    logits = {name: scorer.logits(src.x) for name, src in tqdm(sets.items(), desc="evaluating", leave=False)}
+    temperature, threshold = (members[0].temperature, members[0].threshold) if single else (1.0, calibrate.DEFAULT_THRESHOLD)
+    if "validation" in sets:
+        y_val = sets["validation"].y
+        report["calibration"] = calibrate.temperature_report(logits["validation"], y_val)
+        temperature = report["calibration"]["temperature"]
+        report["not_sure"] = calibrate.choose_threshold(softmax(logits["validation"] / temperature, axis=1), y_val)
+        threshold = report["not_sure"]["threshold"]
+        if single and not shipped:  # the shipped model comes with its calibration
+            calibrate.save(members[0].path, {"temperature": temperature, **report["not_sure"]})
+    errors, bins = {}, {}
     for name, src in sets.items():
-        probs = pred.probabilities(src.x)
-        report["sets"][name] = {"source": src.spec, "sha256": src.checksum, **metrics(src.y, probs)}
+        probs = softmax(logits[name] / temperature, axis=1)
+        report["sets"][name] = {"source": src.spec, "sha256": src.checksum, **metrics(src.y, probs),
+                                "ece": calibrate.reliability(probs, src.y)["ece"]}
         p = probs.argmax(1)
         wrong = np.flatnonzero(p != src.y)
         wrong = wrong[np.argsort(-probs[wrong, p[wrong]])]
         errors[name] = (src.x[wrong], src.y[wrong], p[wrong], probs[wrong, p[wrong]])
-        if name == "validation":
-            # The "not sure" threshold is chosen here, on validation data only.
-            report["not_sure"] = calibrate.choose_threshold(probs, src.y)
-            if not shipped:  # the shipped model comes with its calibration
-                calibrate.save(pred.path, report["not_sure"])
-    if latency:
-        report["latency"] = measure_latency(pred.model, pred.device)
     out.mkdir(parents=True, exist_ok=True)
+    if "calibration" in report:
+        cal = report["calibration"]
+        bins = {"validation, T = 1": cal["bins_before"], f"validation, T = {temperature:.3f}": cal["bins_after"]}
+        if "test" in sets:
+            bins[f"official test, T = {temperature:.3f}"] = calibrate.reliability(
+                softmax(logits["test"] / temperature, axis=1), sets["test"].y)
+        plots.reliability(bins, out / "reliability.png", "temperature fitted on validation; test only reported")
+    if rejection and "test" in sets:
+        others = ood.non_digits()
+        report["rejection"] = ood.rejection_report(logits["test"], {k: scorer.logits(v) for k, v in others.items()},
+                                                   temperature, threshold)
+        plots.image_rows([(k, v) for k, v in others.items()], out / "non_digits.png")
+    if corruptions and "test" in sets:
+        report["corruptions"] = corruption_report(scorer, sets["test"], out / "corruptions.png")
+    if latency:
+        report["latency"] = measure_latency(members[0].model, members[0].device) if single else _scorer_latency(scorer.logits)
     write_json_atomic(out / "report.json", report)
     write_text_atomic(out / "report.md", markdown(report))
     plots.confusion_matrices({n: s["confusion_matrix"] for n, s in report["sets"].items()}, out / "confusion_matrix.png")
@@ -129,37 +187,12 @@ def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None,
     return report
 
 
-def markdown(report: dict) -> str:
-    m = report["model"]
-    lines = [f"# Evaluation of `{m['path']}`", "",
-             f"Model **{m['arch']}**: {m['parameters']['trainable']:,} trainable parameters "
-             f"({m['parameters']['total']:,} as Keras counts them, with BatchNorm statistics); "
-             f"file {m['file_bytes'] / 1e6:.2f} MB; trained to epoch {m['trained'].get('epoch', '?')}; "
-             f"commit `{(m.get('git_commit') or 'unknown')[:10]}`.", "",
-             "| set | images | accuracy | misclassified |", "|---|---:|---:|---:|"]
-    for name, s in report["sets"].items():
-        lines.append(f"| {name} | {s['images']:,} | {s['accuracy']:.2%} | {s['misclassified']} |")
-    for name, s in report["sets"].items():
-        lines += ["", f"## {name} (`{s['source']}`, sha256 `{s['sha256'][:12]}`)", "",
-                  "| digit | precision | recall | F1 | support |", "|---:|---:|---:|---:|---:|"]
-        for d, c in s["per_class"].items():
-            lines.append(f"| {d} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |")
-        cm = np.asarray(s["confusion_matrix"])
-        lines += ["", "Confusion matrix (rows: true digit, columns: predicted):", "", "```",
-                  "     " + " ".join(f"{d:>5}" for d in DIGITS)]
-        lines += [f"{d:>3}  " + " ".join(f"{v:>5}" for v in cm[d]) for d in DIGITS]
-        lines.append("```")
-    if "not_sure" in report:
-        ns = report["not_sure"]
-        lines += ["", "## When the model says \"not sure\"", "",
-                  f"Threshold {ns['threshold']:.4f} on the top probability, chosen on the validation set: the lowest "
-                  f"at which at most {ns['max_risk']:.1%} of the answers kept are wrong. It keeps "
-                  f"{ns['coverage']:.2%} of validation images, {ns['risk']:.3%} of them wrong. "
-                  "Stored beside the checkpoint as `<name>.calibration.json`; the app uses it."]
-    if "latency" in report:
-        lt = report["latency"]
-        lines += ["", "## Speed", "",
-                  f"On {lt['machine']} ({lt['device']}, {lt['backend']}): {lt['batch1_ms_p50']:.2f} ms per image at batch 1 "
-                  f"(p90 {lt['batch1_ms_p90']:.2f} ms), {lt['batch1024_images_per_s']:,.0f} images/s at batch 1024."]
-    lines += ["", "Figures: `confusion_matrix.png`, `misclassified.png` (most confident errors first).", ""]
-    return "\n".join(lines)
+def corruption_report(scorer, test: data.Source, png: Path, seed: int = 0) -> dict:
+    """Accuracy on each corrupted copy of the test set, and a PNG of examples."""
+    acc, examples = {}, [("clean", test.x[:10])]
+    for name, xc in tqdm(corrupt.corrupted_sets(test.x, seed=seed), total=len(corrupt.CORRUPTIONS),
+                         desc="corruptions", leave=False):
+        acc[name] = float((scorer.logits(xc).argmax(1) == test.y).mean())
+        examples.append((f"{name}: {acc[name]:.2%}", xc[:10]))
+    plots.image_rows(examples, png)
+    return {"accuracy": acc, "mean": float(np.mean(list(acc.values()))), "seed": seed, "images": int(len(test.y))}

@@ -93,6 +93,11 @@ class Predictor:
         return cls(model, ckpt, path, dev, calibrate.load(path))
 
     @property
+    def temperature(self) -> float:
+        """Logits are divided by this before softmax (1.0 until ``digitlab evaluate`` fits it)."""
+        return float(self.calibration.get("temperature", 1.0)) if self.calibration else 1.0
+
+    @property
     def threshold(self) -> float:
         """Below this top probability the answer is "not sure" (see :mod:`digitlab.calibrate`)."""
         return float(self.calibration["threshold"]) if self.calibration else calibrate.DEFAULT_THRESHOLD
@@ -105,9 +110,13 @@ class Predictor:
         r["input"] = x
         return r
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Raw network outputs (N, 10) for MNIST-style images (N, 28, 28)."""
+        return predict_logits(self.model, x, self.device).numpy()
+
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Softmax probabilities (N, 10) for MNIST-style images (N, 28, 28)."""
-        return torch.softmax(predict_logits(self.model, x, self.device), dim=1).numpy()
+        """Temperature-scaled softmax probabilities (N, 10) for MNIST-style images (N, 28, 28)."""
+        return torch.softmax(torch.from_numpy(self.logits(x)) / self.temperature, dim=1).numpy()
 
     def predict_array(self, x: np.ndarray) -> list[dict]:
         probs = self.probabilities(np.asarray(x))

@@ -110,3 +110,47 @@ def augment_preview(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike)
     fig.subplots_adjust(left=0.02, right=0.98, top=0.96, bottom=0.01, wspace=0.08, hspace=0.55)
     save_figure_atomic(fig, path, dpi=100)
     plt.close(fig)
+
+
+def reliability(named: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
+    """Reliability diagrams: accuracy against confidence per bin, one panel per ``named`` entry
+    (each from :func:`digitlab.calibrate.reliability`), with the ECE in the title."""
+    fig, axes = plt.subplots(1, len(named), figsize=(4.2 * len(named), 4), squeeze=False)
+    for ax, (name, r) in zip(axes[0], named.items()):
+        bins = len(r["count"])
+        edges = np.linspace(0, 1, bins + 1)
+        have = np.asarray(r["count"]) > 0
+        ax.bar(edges[:-1][have], np.asarray(r["accuracy"])[have], width=1 / bins, align="edge",
+               edgecolor="k", lw=0.5, alpha=0.8, label="accuracy")
+        ax.bar(edges[:-1][have], (np.asarray(r["confidence"]) - np.asarray(r["accuracy"]))[have],
+               bottom=np.asarray(r["accuracy"])[have], width=1 / bins, align="edge", color="tab:red", alpha=0.35,
+               label="gap to confidence")
+        ax.plot([0, 1], [0, 1], "k--", lw=1)
+        ax.set(title=f"{name}: ECE {r['ece']:.4f}", xlabel="confidence (top probability)", ylabel="accuracy",
+               xlim=(0, 1), ylim=(0, 1))
+        for k in np.flatnonzero(have):
+            ax.text(edges[k] + 0.5 / bins, 0.02, str(r["count"][k]), rotation=90, fontsize=6, ha="center")
+        ax.legend(loc="upper left", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save_figure_atomic(fig, path, dpi=100)
+    plt.close(fig)
+
+
+def image_rows(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike, cols: int = 10) -> None:
+    """One titled row of example images (float [0, 1] or uint8) per entry."""
+    fig, axes = plt.subplots(len(rows), cols, figsize=(cols * 0.9, len(rows) * 1.05), squeeze=False)
+    for r, (title, images) in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_color("0.6")
+            if c < len(images):
+                ax.imshow(images[c], cmap="gray", vmin=0, vmax=255 if images.dtype == np.uint8 else 1)
+        axes[r, 0].set_title(title, fontsize=8, loc="left")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.97, bottom=0.01, wspace=0.05, hspace=0.45)
+    save_figure_atomic(fig, path, dpi=100)
+    plt.close(fig)

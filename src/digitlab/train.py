@@ -140,7 +140,7 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     seed_everything(t_cfg["seed"])
 
     d = cfg["data"]
-    splits = data.make_splits(d["sources"], d["val_fraction"], t_cfg["seed"], d["limit"], data_dir)
+    splits = data.make_splits(d["sources"], d["val_fraction"], config_mod.split_seed(cfg), d["limit"], data_dir)
     if state is not None and state["data"]["pool_sha256"] != splits.pool_checksum:
         raise DigitlabError(f"the data behind {run_dir} has changed since it was trained; start a new run instead")
     aug_cfg = cfg.get("augment") or {}
@@ -270,7 +270,7 @@ def dry_run(cfg: dict, data_dir: str | None = None) -> str:
     t_cfg, d = cfg["train"], cfg["data"]
     device = resolve_device(t_cfg["device"])
     seed_everything(t_cfg["seed"])
-    splits = data.make_splits(d["sources"], d["val_fraction"], t_cfg["seed"], d["limit"], data_dir)
+    splits = data.make_splits(d["sources"], d["val_fraction"], config_mod.split_seed(cfg), d["limit"], data_dir)
     model = build_model(cfg["model"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     aug_cfg = cfg.get("augment") or {}
