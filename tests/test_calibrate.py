@@ -49,3 +49,24 @@ def test_shipped_model_says_not_sure_instead_of_guessing(shipped, tmp_path):
     copy = tmp_path / "model.pt"
     shutil.copy(shipped.path, copy)
     assert Predictor.load(copy).threshold == calibrate.DEFAULT_THRESHOLD
+
+
+def test_temperature_scaling_recovers_a_known_temperature_and_lowers_ece():
+    # Labels drawn from softmax(z / 2): the logits z are over-confident by a factor of 2.
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 4, size=(20000, 10))
+    p = np.exp(z / 2) / np.exp(z / 2).sum(1, keepdims=True)
+    y = np.array([rng.choice(10, p=row) for row in p])
+    rep = calibrate.temperature_report(z, y)
+    assert 1.85 < rep["temperature"] < 2.15
+    assert rep["nll_after"] < rep["nll_before"] and rep["ece_after"] < 0.02 < rep["ece_before"]
+    bins = rep["bins_after"]
+    assert sum(bins["count"]) == 20000 and len(bins["count"]) == calibrate.ECE_BINS
+
+
+def test_shipped_model_is_temperature_scaled(shipped):
+    assert 0.2 < shipped.temperature < 5 and shipped.temperature != 1.0
+    logits = shipped.logits(np.zeros((1, 28, 28), np.uint8))
+    p = shipped.probabilities(np.zeros((1, 28, 28), np.uint8))
+    e = np.exp(logits / shipped.temperature)
+    assert np.allclose(p, e / e.sum(), atol=1e-5)

@@ -113,3 +113,38 @@ def test_static_augmentation_expands_only_the_training_split(synthetic_npz, tmp_
     train(cfg, out_dir=tmp_path / "b", data_dir=tmp_path / "cache", progress=False)
     assert "reused from cache" in capsys.readouterr().err
     assert _history(tmp_path / "a") == _history(tmp_path / "b")
+
+
+def _onecycle(synthetic_npz, epochs):
+    return _cfg(synthetic_npz, epochs=epochs, **{"train.schedule": "onecycle", "callbacks.reduce_lr.enabled": "false",
+                                                 "train.onecycle.max_lr": 0.003})
+
+
+def test_onecycle_warms_up_then_anneals_and_resumes_exactly(synthetic_npz, tmp_path, monkeypatch):
+    train(_onecycle(synthetic_npz, 4), out_dir=tmp_path / "straight", progress=False)
+    lrs = [float(r["lr"]) for r in _history(tmp_path / "straight")]  # the rate each next epoch starts with
+    assert lrs[0] > 1e-3 and lrs[-1] < 1e-4 and lrs == sorted(lrs, reverse=True)
+    # Ctrl-C after 2 of 4 epochs (the one-cycle run keeps its length of 4), then resume: the same history.
+    from digitlab import plots
+
+    real = plots.training_curves
+
+    def curves(history, path):
+        real(history, path)
+        if len(history) == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(plots, "training_curves", curves)
+    assert train(_onecycle(synthetic_npz, 4), out_dir=tmp_path / "split", progress=False).interrupted
+    monkeypatch.setattr(plots, "training_curves", real)
+    train(resume=tmp_path / "split", progress=False)
+    assert _history(tmp_path / "split") == _history(tmp_path / "straight")
+    with pytest.raises(DigitlabError, match="one-cycle schedule fixed to 4 epochs"):
+        train(resume=tmp_path / "split", max_epochs=6, progress=False)
+
+
+def test_onecycle_with_reduce_lr_is_refused():
+    with pytest.raises(DigitlabError, match="reduce_lr.enabled=false"):
+        config.resolve("seed1", sets=["train.schedule=onecycle"])
+    for preset in ("onecycle", "robust"):
+        cfg = config.resolve(preset)
+        assert cfg["train"]["schedule"] == "onecycle" and not cfg["callbacks"]["early_stopping"]["enabled"]
