@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PRESET ?= seed1
 PORT   ?= 8501
 
-.PHONY: help install app data run train evaluate test test-all clean
+.PHONY: help install app data run results train evaluate test test-all clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -30,6 +30,22 @@ data: $(STAMP)  ## fetch MNIST into the cache (offline afterwards)
 run: data  ## main job: fetch MNIST, train the default preset, write its report
 	$(BIN)/digitlab train --preset $(PRESET)
 	$(BIN)/digitlab evaluate "$$(ls -t runs/*/best.pt | head -1)"  # the run just made
+
+# The runs behind docs/results.md; each line is one row there. Hours on a CPU:
+# about 95 min per seed1 run and 60 min per onecycle run on 2 cores. A run folder
+# that exists is not trained again (resume an interrupted one with
+# `digitlab train --resume runs/NAME`), so `make results` can be re-run.
+RESULT_RUNS := \
+	"full-seed1-aug --preset seed1" \
+	"full-seed1 --preset seed1 --set augment.static.copies=0 --set augment.realtime.enabled=false" \
+	"onecycle-s42 --preset onecycle"
+
+results: data  ## reproduce docs/results.md: train each run in it, evaluate each, then the ensemble
+	@for r in $(RESULT_RUNS); do set -- $$r; dir=runs/$$1; shift; \
+	  if [ -e $$dir ]; then echo "$$dir exists: not training it again"; \
+	  else $(BIN)/digitlab train "$$@" --out $$dir || exit 1; fi; \
+	  $(BIN)/digitlab evaluate $$dir --corruptions || exit 1; done
+	$(BIN)/digitlab evaluate runs/full-seed1-aug runs/onecycle-s42 runs/full-seed1 --tta --corruptions
 
 test: $(STAMP)  ## run the default (fast) test suite
 	$(BIN)/pytest

@@ -25,8 +25,26 @@ def test_default_report_has_validation_and_official_test(mnist_run, tmp_path):
     assert lat["batch1_ms_p50"] > 0 and lat["batch1024_images_per_s"] > 0
     md = (out / "report.md").read_text()
     assert "| test | 10,000 |" in md and "| digit | precision | recall |" in md
-    for png in ("confusion_matrix.png", "misclassified.png"):
+    for png in ("confusion_matrix.png", "misclassified.png", "reliability.png", "non_digits.png"):
         assert Image.open(out / png).format == "PNG"
+    cal = on_disk["calibration"]
+    assert 0.1 < cal["temperature"] < 10 and cal["nll_after"] <= cal["nll_before"] + 1e-9
+    assert "## Calibration" in md and "## Not a digit" in md
+    assert on_disk["rejection"]["sets"]["uniform noise"]["auroc_max_softmax"] > 0.5
+    # The fitted temperature and threshold are stored beside the model for predict and the app.
+    stored = json.loads((mnist_run / "best.calibration.json").read_text())
+    assert stored["temperature"] == cal["temperature"] and stored["threshold"] == on_disk["not_sure"]["threshold"]
+
+
+def test_ensemble_evaluation(mnist_run, synthetic_npz, tmp_path):
+    rep = evaluate([mnist_run, mnist_run], out_dir=tmp_path / "ens", latency=False, rejection=False)
+    assert len(rep["model"]["ensemble"]) == 2 and not rep["model"]["tta"]
+    assert "validation" in rep["sets"] and "calibration" in rep  # same split: validation still held out
+    # Two copies of one model agree with it exactly.
+    assert rep["sets"]["validation"]["accuracy"] == pytest.approx(rep["model"]["ensemble"][0]["trained"]["val_acc"])
+    assert "ensemble of 2" in (tmp_path / "ens" / "report.md").read_text()
+    tta = evaluate([mnist_run], data_specs=[f"npz:{synthetic_npz}"], tta=True, out_dir=tmp_path / "tta", latency=False)
+    assert tta["model"]["tta"] and tta["sets"][f"npz:{synthetic_npz}"]["accuracy"] > 0.3
 
 
 def test_evaluate_on_named_data(mnist_run, synthetic_npz, tmp_path):

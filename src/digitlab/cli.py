@@ -67,7 +67,7 @@ def build_parser() -> Parser:
                        epilog=EPILOG)
     e.add_argument("model", nargs="*", metavar="RUN_DIR_OR_MODEL",
                    help="run folder or .pt file; several make an ensemble (default: the shipped models/default.pt, else the newest run)")
-    e.add_argument("--model", dest="models", action="append", default=[], metavar="PATH",
+    e.add_argument("--model", dest="models", action="append", default=argparse.SUPPRESS, metavar="PATH",
                    help="another ensemble member (same as naming it positionally); repeat for each")
     e.add_argument("--tta", action="store_true", help="test-time augmentation: average over 9 fixed small warps of each image")
     e.add_argument("--corruptions", action="store_true",
@@ -180,7 +180,7 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate
 
-    models = list(args.model) + list(args.models)
+    models = list(args.model) + list(getattr(args, "models", []))
     rep = evaluate(models or None, args.data, args.out, args.data_dir, args.device, latency=not args.no_latency,
                    tta=args.tta, corruptions=args.corruptions, rejection=not args.no_rejection)
     for note in rep["notes"]:

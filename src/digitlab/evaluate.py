@@ -182,7 +182,7 @@ def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None,
     write_json_atomic(out / "report.json", report)
     write_text_atomic(out / "report.md", markdown(report))
     plots.confusion_matrices({n: s["confusion_matrix"] for n, s in report["sets"].items()}, out / "confusion_matrix.png")
-    plots.misclassified(errors, out / "misclassified.png")
+    plots.misclassified(errors, out / "misclassified.png", per_set=40)
     report["out_dir"] = str(out)
     return report
 

@@ -1,0 +1,36 @@
+"""MNIST-C-style corruptions generated from the test set."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from digitlab import corrupt, data
+from digitlab.evaluate import corruption_report
+
+
+def test_every_corruption_is_seeded_changes_the_image_and_stays_in_range(mnist_ready):
+    x = data.load_test().x[:50]
+    clean = x.astype(np.float32) / 255
+    assert len(corrupt.CORRUPTIONS) >= 15
+    for name in corrupt.CORRUPTIONS:
+        a, b = corrupt.corrupt(x, name, seed=1), corrupt.corrupt(x, name, seed=1)
+        assert a.shape == x.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1, name
+        assert np.array_equal(a, b), f"{name} is not reproducible"
+        assert np.abs(a - clean).mean() > 0.005, f"{name} changes nothing"
+    assert np.allclose(corrupt.corrupt(x, "inversion"), 1 - clean)
+
+
+def test_corruption_report_scores_the_shipped_model(shipped, mnist_ready, tmp_path, measured):
+    test = data.load_test()
+    small = data.Source("first 300 test images", test.x[:300], test.y[:300])
+    rep = corruption_report(shipped, small, tmp_path / "corruptions.png")
+    acc = rep["accuracy"]
+    json.dumps(rep)
+    assert set(acc) == set(corrupt.CORRUPTIONS) and rep["mean"] == np.mean(list(acc.values()))
+    # Mild ones barely hurt; everything stays far above chance (10%).
+    assert acc["shot noise"] > 0.97 and acc["translation"] > 0.9 and min(acc.values()) > 0.2
+    assert Image.open(tmp_path / "corruptions.png").format == "PNG"
+    measured(f"corruptions, shipped model, 300 test images: mean {rep['mean']:.2%}; "
+             + ", ".join(f"{k} {v:.0%}" for k, v in acc.items()))
