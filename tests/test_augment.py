@@ -6,7 +6,8 @@ from conftest import synthetic_digits
 from digitlab import augment, config
 from digitlab.errors import DigitlabError
 
-STATIC = config.resolve("seed1")["augment"]["static"]
+# The robust preset has every static transform: seed 000's five plus three of ours.
+STATIC = config.resolve("robust")["augment"]["static"]
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +29,12 @@ def test_each_static_transform_keeps_shape_dtype_range_and_changes_the_image(nam
     np.testing.assert_array_equal(out, _one(name, x))  # same seed, same output
     if name != "invert":  # inversion has nothing random in it
         assert not np.array_equal(out, _one(name, x, seed=1))
+
+
+def test_seed1_uses_only_the_seeds_five_static_transforms():
+    seed1 = config.resolve("seed1")["augment"]["static"]
+    assert [t.__class__.__name__ for t in augment.build_static(seed1, force=True)] == [
+        "ElasticTransform", "GaussNoise", "CoarseDropout", "RandomBrightnessContrast", "InvertImg"]
 
 
 def test_inversion_maps_x_to_one_minus_x(digits):
