@@ -155,8 +155,13 @@ def random_affine(x: torch.Tensor, generator: torch.Generator, rotation: float =
     cos, sin = torch.cos(angle), torch.sin(angle)
     # affine_grid maps output to input coordinates: zoom factors > 1 sample a larger area (zoom out), as in Keras
     theta = torch.stack([torch.stack([cos * zx, -sin * zy, tx], 1), torch.stack([sin * zx, cos * zy, ty], 1)], 1)
+    return affine(x, theta, padding_mode="border")
+
+
+def affine(x: torch.Tensor, theta: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
+    """Warp (N, C, H, W) with output-to-input matrices theta (N, 2, 3) in [-1, 1] coordinates, bilinearly."""
     grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
 
 def realtime_fn(realtime_cfg: dict, generator: torch.Generator):

@@ -16,8 +16,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy import ndimage
+
+from .augment import affine
 
 Corruption = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 CORRUPTIONS: dict[str, Corruption] = {}
@@ -32,9 +33,7 @@ def corruption(name: str):
 
 def _affine(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Warp (N, 28, 28) floats with per-image output-to-input matrices theta (N, 2, 3) in [-1, 1] coordinates."""
-    t = torch.from_numpy(x[:, None]).float()
-    grid = F.affine_grid(torch.from_numpy(theta).float(), list(t.shape), align_corners=False)
-    return F.grid_sample(t, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, 0].numpy()
+    return affine(torch.from_numpy(x[:, None]).float(), torch.from_numpy(theta))[:, 0].numpy()
 
 
 def _signed(rng, n, lo, hi):

@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from .augment import affine
 from .config import split_seed
 from .inference import Predictor, to_input
 
@@ -32,9 +32,8 @@ def warp(x: torch.Tensor, rotation: float, zoom: float, dx: float, dy: float) ->
     a, size = math.radians(rotation), x.shape[-1]
     cos, sin = math.cos(a) / zoom, math.sin(a) / zoom
     # affine_grid maps output to input coordinates, so the shift is negated and scaled to [-1, 1]
-    theta = torch.tensor([[cos, -sin, -2 * dx / size], [sin, cos, -2 * dy / size]], dtype=x.dtype, device=x.device)
-    grid = F.affine_grid(theta.expand(len(x), 2, 3), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    theta = torch.tensor([[cos, -sin, -2 * dx / size], [sin, cos, -2 * dy / size]])
+    return affine(x, theta.expand(len(x), 2, 3))
 
 
 @torch.no_grad()

@@ -43,6 +43,18 @@ def metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     }
 
 
+def batch1_ms(run, repeats: int, warmup: int) -> dict:
+    """Median and p90 milliseconds of ``run()`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return {"batch1_ms_p50": 1000 * float(np.median(times)), "batch1_ms_p90": 1000 * float(np.percentile(times, 90))}
+
+
 @torch.inference_mode()
 def measure_latency(model: torch.nn.Module, device: torch.device, repeats: int = 200) -> dict:
     """Median and p90 milliseconds per image at batch 1; images/s at batch 1024."""
@@ -50,14 +62,7 @@ def measure_latency(model: torch.nn.Module, device: torch.device, repeats: int =
     one = to_input(np.zeros((1, 28, 28), np.uint8), device)
     big = to_input(np.zeros((1024, 28, 28), np.uint8), device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(20):
-        model(one)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model(one)
-        sync()
-        times.append(time.perf_counter() - t0)
+    one_ms = batch1_ms(lambda: (model(one), sync()), repeats, warmup=20)
     model(big)
     sync()
     t0, runs = time.perf_counter(), 3
@@ -65,8 +70,7 @@ def measure_latency(model: torch.nn.Module, device: torch.device, repeats: int =
         model(big)
     sync()
     per_big = (time.perf_counter() - t0) / runs
-    return {"batch1_ms_p50": 1000 * float(np.median(times)), "batch1_ms_p90": 1000 * float(np.percentile(times, 90)),
-            "batch1024_images_per_s": 1024 / per_big, "device": str(device), "machine": machine_description(device),
+    return {**one_ms, "batch1024_images_per_s": 1024 / per_big, "device": str(device), "machine": machine_description(device),
             "threads": torch.get_num_threads(), "backend": "torch eager"}
 
 
@@ -102,13 +106,7 @@ def _members_info(members: list[Predictor]) -> list[dict]:
 
 def _scorer_latency(logits_fn, repeats: int = 30) -> dict:
     one = np.zeros((1, 28, 28), np.uint8)
-    logits_fn(one)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        logits_fn(one)
-        times.append(time.perf_counter() - t0)
-    return {"batch1_ms_p50": 1000 * float(np.median(times)), "batch1_ms_p90": 1000 * float(np.percentile(times, 90)),
+    return {**batch1_ms(lambda: logits_fn(one), repeats, warmup=1),
             "machine": machine_description(), "threads": torch.get_num_threads(), "backend": "torch eager, all members and views"}
 
 
