@@ -204,6 +204,7 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     print(f"Training {cfg['model']['arch']} on {n:,} images ({len(splits.y_val):,} validation) on {device}"
           f"{', real-time augmentation on' if realtime else ''}; run folder {run_dir}", file=sys.stderr)
     stopped, interrupted = False, False
+    saved_epoch = start_epoch - 1
     try:
         if state is None:
             save_last(0)
@@ -242,15 +243,18 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
             for cb in callbacks.values():
                 stopped = cb.on_epoch_end(epoch, logs, model) or stopped
             history.append({"epoch": epoch, **logs, "lr": lr_used, "seconds": time.perf_counter() - t0})
-            write_text_atomic(run_dir / "history.csv", _history_csv(history))
+            # last.pt before history.csv: a Ctrl-C between the two must never leave a history.csv row
+            # that last.pt cannot resume from.
             save_last(epoch, stopped)
+            saved_epoch = epoch
+            write_text_atomic(run_dir / "history.csv", _history_csv(history))
             plots.training_curves(history, run_dir / "curves.png")
             print(f"epoch {epoch:3d}  loss {logs['loss']:.4f}  acc {logs['acc']:.4f}  val_loss {val_loss:.4f}  "
                   f"val_acc {val_acc:.4f}  lr {lr_used:.2g}  {history[-1]['seconds']:.1f}s "
                   f"({seen / history[-1]['seconds']:.0f} img/s)", file=sys.stderr)
     except KeyboardInterrupt:
         interrupted = True
-        print(f"\nInterrupted. {run_dir / 'last.pt'} holds the state after epoch {len(history)}; "
+        print(f"\nInterrupted. {run_dir / 'last.pt'} holds the state after epoch {saved_epoch}; "
               f"continue with: digitlab train --resume {run_dir}", file=sys.stderr)
     if not interrupted:
         for cb in callbacks.values():
