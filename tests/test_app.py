@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -21,18 +20,12 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_cli
+from digitlab import browser as browser_mod
 from digitlab import drawings
+from digitlab.browser import CHROMIUM, free_port
 
-CHROMIUM = os.environ.get("DIGITLAB_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+CANVAS = "canvas.upper-canvas"
 
 
 # --- command line ---------------------------------------------------------------------------------------------
@@ -93,14 +86,8 @@ def app_url(shipped):
 
 @pytest.fixture(scope="module")
 def browser(app_url, tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, args=FLAGS, headless=True,
-            viewport={"width": 1200, "height": 900}, has_touch=True)
+    with browser_mod.chromium(tmp_path_factory.mktemp("chromium-profile")) as ctx:
         yield ctx
-        ctx.close()
 
 
 @pytest.fixture
@@ -109,7 +96,7 @@ def page(browser, app_url):
     page.set_default_timeout(30_000)
     page.goto(app_url)
     page.wait_for_selector("#prediction")
-    page.wait_for_selector("canvas.upper-canvas")
+    page.wait_for_selector(CANVAS)
     yield page
     page.close()
 
@@ -118,62 +105,19 @@ def state(page) -> tuple[str, str]:
     return page.get_attribute("#prediction", "data-state"), page.get_attribute("#prediction", "data-digit")
 
 
-def canvas_origin(page) -> tuple[float, float]:
-    box = page.locator("canvas.upper-canvas").bounding_box()
-    return box["x"], box["y"]
-
-
 def mouse_stroke(page, stroke) -> float:
-    """Draw one stroke with the mouse; returns the perf_counter time of the mouse-up."""
-    x0, y0 = canvas_origin(page)
-    page.mouse.move(x0 + stroke[0][0], y0 + stroke[0][1])
-    page.mouse.down()
-    for x, y in stroke[1:]:
-        page.mouse.move(x0 + x, y0 + y, steps=2)
-    t_up = time.perf_counter()
-    page.mouse.up()
-    return t_up
-
-
-def dense(points, step: float = 6.0) -> list[tuple[float, float]]:
-    """Points at most ``step`` pixels apart, as a real pointer reports them."""
-    out = [tuple(points[0])]
-    for a, b in zip(points[:-1], points[1:]):
-        n = max(1, int(np.ceil(np.hypot(*(np.subtract(b, a))) / step)))
-        out += [tuple(np.add(a, np.subtract(b, a) * t / n)) for t in range(1, n + 1)]
-    return out
+    return browser_mod.mouse_stroke(page, stroke, CANVAS)
 
 
 def touch_stroke(page, stroke) -> None:
-    """A finger: CDP touch events, which Chromium turns into pointer events for the canvas."""
-    cdp = page.context.new_cdp_session(page)
-    x0, y0 = canvas_origin(page)
-    pts = [(x0 + x, y0 + y) for x, y in dense(stroke)]
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": pts[0][0], "y": pts[0][1]}]})
-    for x, y in pts[1:]:
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    cdp.detach()
+    browser_mod.touch_stroke(page, stroke, CANVAS)
 
 
 def pen_stroke(page, stroke) -> None:
-    """A stylus: CDP mouse events with pointerType "pen"."""
-    cdp = page.context.new_cdp_session(page)
-    x0, y0 = canvas_origin(page)
-    pts = [(x0 + x, y0 + y) for x, y in dense(stroke)]
-    common = {"button": "left", "pointerType": "pen"}
-    cdp.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": pts[0][0], "y": pts[0][1], "clickCount": 1,
-                                          "buttons": 1, **common})
-    for x, y in pts[1:]:
-        cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y, "buttons": 1, **common})
-    cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": pts[-1][0], "y": pts[-1][1], "clickCount": 1,
-                                          "buttons": 0, **common})
-    cdp.detach()
+    browser_mod.pen_stroke(page, stroke, CANVAS)
 
 
-def wait_for(page, condition: str, timeout: float = 20_000) -> None:
-    page.wait_for_function(f"() => {{ const p = document.querySelector('#prediction'); return p && ({condition}); }}",
-                           timeout=timeout, polling="raf")
+wait_for = browser_mod.wait_for_prediction
 
 
 def clear(page) -> None:

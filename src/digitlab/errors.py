@@ -7,3 +7,7 @@ it. The CLI prints it and exits with status 2; library callers can catch it.
 
 class DigitlabError(Exception):
     """Bad input or a missing prerequisite, explained in one line."""
+
+
+class TooLargeError(DigitlabError):
+    """Input over a size limit (an image's pixels, a request's bytes); servers answer 413."""

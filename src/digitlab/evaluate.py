@@ -24,7 +24,6 @@ from . import calibrate, config, corrupt, data, ood, plots
 from .ensemble import Ensemble
 from .inference import Predictor, shipped_model, to_input
 from .report import markdown
-from .models import count_parameters
 from .utils import library_versions, machine_description, write_json_atomic, write_text_atomic
 
 DIGITS = list(range(10))
@@ -56,22 +55,28 @@ def batch1_ms(run, repeats: int, warmup: int) -> dict:
 
 
 @torch.inference_mode()
-def measure_latency(model: torch.nn.Module, device: torch.device, repeats: int = 200) -> dict:
-    """Median and p90 milliseconds per image at batch 1; images/s at batch 1024."""
-    model.eval()
-    one = to_input(np.zeros((1, 28, 28), np.uint8), device)
-    big = to_input(np.zeros((1024, 28, 28), np.uint8), device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    one_ms = batch1_ms(lambda: (model(one), sync()), repeats, warmup=20)
-    model(big)
+def measure_latency(pred: Predictor, repeats: int = 200) -> dict:
+    """The network alone on prepared input: median and p90 ms per image at batch 1; images/s at batch 1024."""
+    if pred.session is not None:
+        one, big = np.zeros((1, 1, 28, 28), np.float32), np.zeros((1024, 1, 28, 28), np.float32)
+        run, sync, threads = pred.session.run, (lambda: None), "onnxruntime default"
+    else:
+        pred.model.eval()
+        one = to_input(np.zeros((1, 28, 28), np.uint8), pred.device)
+        big = to_input(np.zeros((1024, 28, 28), np.uint8), pred.device)
+        run, threads = pred.model, torch.get_num_threads()
+        sync = torch.cuda.synchronize if pred.device.type == "cuda" else (lambda: None)
+    one_ms = batch1_ms(lambda: (run(one), sync()), repeats, warmup=20)
+    run(big)
     sync()
     t0, runs = time.perf_counter(), 3
     for _ in range(runs):
-        model(big)
+        run(big)
     sync()
     per_big = (time.perf_counter() - t0) / runs
-    return {**one_ms, "batch1024_images_per_s": 1024 / per_big, "device": str(device), "machine": machine_description(device),
-            "threads": torch.get_num_threads(), "backend": "torch eager"}
+    return {**one_ms, "batch1024_images_per_s": 1024 / per_big, "device": str(pred.device),
+            "machine": machine_description(pred.device), "threads": threads,
+            "backend": "onnxruntime" if pred.session is not None else "torch eager"}
 
 
 def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dict[str, data.Source]:
@@ -99,31 +104,31 @@ def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dic
 
 
 def _members_info(members: list[Predictor]) -> list[dict]:
-    return [{"path": str(m.path), "arch": m.checkpoint["model"]["arch"], "parameters": count_parameters(m.model),
+    return [{"path": str(m.path), "arch": m.checkpoint["model"]["arch"], "parameters": m.parameters, "backend": m.backend,
              "file_bytes": m.path.stat().st_size, "trained": m.checkpoint.get("metrics", {}),
              "git_commit": m.checkpoint.get("git_commit")} for m in members]
 
 
-def _scorer_latency(logits_fn, repeats: int = 30) -> dict:
+def _scorer_latency(logits_fn, backend: str, repeats: int = 30) -> dict:
     one = np.zeros((1, 28, 28), np.uint8)
     return {**batch1_ms(lambda: logits_fn(one), repeats, warmup=1),
-            "machine": machine_description(), "threads": torch.get_num_threads(), "backend": "torch eager, all members and views"}
+            "machine": machine_description(), "threads": torch.get_num_threads(), "backend": backend}
 
 
 def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None, data_dir=None,
              device: str = "auto", latency: bool = True, tta: bool = False, corruptions: bool = False,
-             rejection: bool = True) -> dict:
+             rejection: bool = True, backend: str = "auto") -> dict:
     """Evaluate one model, or an ensemble (a list of paths), optionally with TTA; write the report.
 
     Everything fitted here (temperature, "not sure" threshold) is fitted on the
     validation split; the official test set and its variants are only reported.
     """
     paths = model_path if isinstance(model_path, (list, tuple)) else [model_path]
-    members = [Predictor.load(p, device) for p in (paths or [None])]
+    members = [Predictor.load(p, device, backend) for p in (paths or [None])]
     single = len(members) == 1 and not tta
     scorer = members[0] if single else Ensemble(members, tta)
     sm = shipped_model()
-    shipped = single and sm is not None and members[0].path.resolve() == sm.resolve()
+    shipped = single and sm is not None and members[0].path.resolve().with_suffix(".pt") == sm.resolve()
     # The shipped model may live inside site-packages: its reports go to runs/.
     default_out = (Path("runs") / "default-model-eval" if shipped else
                    members[0].path.parent / ("eval" if single else "eval-ensemble"))
@@ -149,7 +154,7 @@ def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None,
         temperature = report["calibration"]["temperature"]
         report["not_sure"] = calibrate.choose_threshold(softmax(logits["validation"] / temperature, axis=1), y_val)
         threshold = report["not_sure"]["threshold"]
-        if single and not shipped:  # the shipped model comes with its calibration
+        if single and not shipped and members[0].backend == "torch":  # shipped and ONNX models carry theirs
             calibrate.save(members[0].path, {"temperature": temperature, **report["not_sure"]})
     errors, bins = {}, {}
     for name, src in sets.items():
@@ -176,7 +181,11 @@ def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None,
     if corruptions and "test" in sets:
         report["corruptions"] = corruption_report(scorer, sets["test"], out / "corruptions.png")
     if latency:
-        report["latency"] = measure_latency(members[0].model, members[0].device) if single else _scorer_latency(scorer.logits)
+        if single:
+            report["latency"] = measure_latency(members[0])
+        else:
+            kinds = "/".join(sorted({m.backend for m in members}))
+            report["latency"] = _scorer_latency(scorer.logits, f"{kinds}, all members and views")
     write_json_atomic(out / "report.json", report)
     write_text_atomic(out / "report.md", markdown(report))
     plots.confusion_matrices({n: s["confusion_matrix"] for n, s in report["sets"].items()}, out / "confusion_matrix.png")

@@ -67,22 +67,52 @@ def find_default_model(runs_dir: str | os.PathLike = "runs") -> Path:
     return found
 
 
+BACKENDS = ("torch", "onnx")
+
+
 @dataclass
 class Predictor:
-    """A trained network plus everything recorded about it in its checkpoint."""
+    """A trained network plus everything recorded about it in its checkpoint.
 
-    model: torch.nn.Module
+    ``backend`` is ``torch`` (``model`` is the network) or ``onnx`` (``session``
+    runs a digitlab ``.onnx`` export with onnxruntime; ``model`` is None).
+    """
+
+    model: torch.nn.Module | None
     checkpoint: dict
     path: Path
     device: torch.device
     calibration: dict | None = None
+    backend: str = "torch"
+    session: object | None = None
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, device: str = "auto") -> "Predictor":
+    def load(cls, path: str | os.PathLike | None = None, device: str = "auto", backend: str = "auto") -> "Predictor":
+        """A ``.pt`` checkpoint or run folder, or a ``.onnx`` export. ``backend="onnx"`` with a
+        checkpoint uses the export beside it (``<model>.onnx``, from ``digitlab export``)."""
+        if backend not in ("auto", *BACKENDS):
+            raise DigitlabError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         path = Path(path) if path is not None else find_default_model()
-        ckpt = checkpoint.load(path)
         if path.is_dir():
             path = path / "best.pt"
+        if backend == "onnx" and path.suffix != ".onnx":
+            from .export import matching_export
+
+            onnx_path = matching_export(path) if path.is_file() else None
+            if onnx_path is None:
+                raise DigitlabError(f"no ONNX export of {path} beside it; make one with "
+                                    f"`digitlab export {path} --format onnx`")
+            path = onnx_path
+        if path.suffix == ".onnx":
+            if backend == "torch":
+                raise DigitlabError(f"{path} is an ONNX model; use --backend onnx, or the .pt checkpoint it came from")
+            if not path.is_file():
+                raise DigitlabError(f"model file not found: {path}")
+            from .export import OnnxSession
+
+            session = OnnxSession(path)
+            return cls(None, session.meta, path, torch.device("cpu"), session.meta.get("calibration"), "onnx", session)
+        ckpt = checkpoint.load(path)
         model = build_model(ckpt["model"])
         try:
             model.load_state_dict(ckpt["state_dict"])
@@ -91,6 +121,21 @@ class Predictor:
         dev = resolve_device(device)
         model.to(dev).eval()
         return cls(model, ckpt, path, dev, calibrate.load(path))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a prepared float (N, 1, 28, 28) tensor, on the tensor's device."""
+        if self.session is None:
+            return self.model(x.to(self.device)).float()
+        return torch.from_numpy(self.session.run(x.detach().cpu().numpy().astype(np.float32))).to(x.device)
+
+    @property
+    def parameters(self) -> dict:
+        """Trainable and total (Keras-style) parameter counts."""
+        if self.session is not None:
+            return self.checkpoint["parameters"]
+        from .models import count_parameters
+
+        return count_parameters(self.model)
 
     @property
     def temperature(self) -> float:
@@ -106,12 +151,14 @@ class Predictor:
         """Everything a person wants to see about one outside image (canvas, upload, file):
         :meth:`predict_images`' answer plus ``input``, the 28x28 float image the model saw."""
         x = prepare_image(image)
-        r = self._read(x[None])[0]
+        r = self.predict_prepared(x[None])[0]
         r["input"] = x
         return r
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Raw network outputs (N, 10) for MNIST-style images (N, 28, 28)."""
+        if self.session is not None:
+            return self.session.logits(x)
         return predict_logits(self.model, x, self.device).numpy()
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
@@ -123,7 +170,7 @@ class Predictor:
         return [{"digit": int(p.argmax()), "confidence": float(p.max()), "probabilities": [float(v) for v in p]}
                 for p in probs]
 
-    def _read(self, x: np.ndarray) -> list[dict]:
+    def predict_prepared(self, x: np.ndarray) -> list[dict]:
         """:meth:`predict_array` for prepared outside images, plus ``empty`` (no ink, so no
         prediction), ``sure`` (confidence reaches :attr:`threshold`) and ``top2``."""
         results = self.predict_array(x)
@@ -135,7 +182,7 @@ class Predictor:
 
     def predict_images(self, images) -> list[dict]:
         """Any images (PIL, arrays, paths) through the one preprocessing function."""
-        return self._read(prepare_batch(images))
+        return self.predict_prepared(prepare_batch(images))
 
     def predict_source(self, spec: str, data_dir=None) -> list[dict]:
         """Every image of a dataset source (``csv:FILE``, ``npz:FILE``, ...), labelled or not."""
@@ -153,8 +200,8 @@ class Predictor:
         return results
 
 
-def load_model(path: str | os.PathLike | None = None, device: str = "auto") -> Predictor:
-    return Predictor.load(path, device)
+def load_model(path: str | os.PathLike | None = None, device: str = "auto", backend: str = "auto") -> Predictor:
+    return Predictor.load(path, device, backend)
 
 
 def write_submission(path: str | os.PathLike, digits: list[int]) -> None:

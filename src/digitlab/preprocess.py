@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
-from .errors import DigitlabError
+from .errors import DigitlabError, TooLargeError
 
 SIZE = 28
 BOX = 20
@@ -29,7 +29,7 @@ MAX_PIXELS = 40_000_000  # decompression-bomb guard for files from outside
 SPEC = {"name": "mnist-com", "version": 2, "size": SIZE, "box": BOX, "ink_threshold": INK_THRESHOLD}
 
 
-def load_image(source, name: str | None = None) -> Image.Image:
+def load_image(source, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open an image file (a path, bytes, or a binary file object), or raise a one-line :class:`DigitlabError`."""
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
@@ -40,8 +40,8 @@ def load_image(source, name: str | None = None) -> Image.Image:
     name = name or str(source if isinstance(source, Path) else "uploaded image")
     try:
         with Image.open(source) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise DigitlabError(f"{name}: {im.width}x{im.height} is too large; scale it below {MAX_PIXELS} pixels")
+            if im.width * im.height > max_pixels:
+                raise TooLargeError(f"{name}: {im.width}x{im.height} is too large; scale it below {max_pixels:,} pixels")
             im = ImageOps.exif_transpose(im)  # phone photos carry their rotation in EXIF
             im.load()
             return im

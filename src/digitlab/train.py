@@ -69,6 +69,19 @@ def clip_per_tensor(params, max_norm: float) -> None:
     torch._foreach_mul_(grads, scales)
 
 
+def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """The model on ``device``, set up the way it trains fastest there (measured by ``digitlab bench``).
+
+    On CPU the weights go channels-last: oneDNN's convolutions then skip layout
+    conversions, and a seed1 step takes 25-35% less time on the 2-core Xeon
+    (images/s 964 -> 1212-1310). ``torch.compile`` was slower there (807
+    images/s after a 48 s compile) and the CPU has no avx512_bf16 for bf16
+    autocast, so neither is used. On CUDA nothing is changed: it is unmeasured.
+    """
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cpu" else model
+
+
 def build_schedule(opt, t_cfg: dict, steps_per_epoch: int):
     """``train.schedule``: ``plateau`` (the seeds' ReduceLROnPlateau callback, no
     per-step schedule) or ``onecycle`` (warm up to ``train.onecycle.max_lr``, then
@@ -155,7 +168,7 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     x_train = torch.from_numpy(x_np).to(device)
     y_train = torch.from_numpy(y_np).to(device)
 
-    model = build_model(cfg["model"]).to(device)
+    model = prepare_model(build_model(cfg["model"]), device)
     l2 = float(cfg["model"].get("l2", 0.0))
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     gen = torch.Generator().manual_seed(t_cfg["seed"])
@@ -275,7 +288,7 @@ def dry_run(cfg: dict, data_dir: str | None = None) -> str:
     device = resolve_device(t_cfg["device"])
     seed_everything(t_cfg["seed"])
     splits = data.make_splits(d["sources"], d["val_fraction"], config_mod.split_seed(cfg), d["limit"], data_dir)
-    model = build_model(cfg["model"]).to(device)
+    model = prepare_model(build_model(cfg["model"]), device)
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     aug_cfg = cfg.get("augment") or {}
     realtime = augment.realtime_fn(aug_cfg.get("realtime") or {}, torch.Generator().manual_seed(t_cfg["seed"]))
