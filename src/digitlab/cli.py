@@ -165,7 +165,7 @@ def cmd_predict(args) -> None:
 
 
 def cmd_app(args) -> int:
-    import subprocess
+    import os
     from pathlib import Path
 
     from .app_launch import streamlit_command
@@ -174,7 +174,10 @@ def cmd_app(args) -> int:
     model = load_model(args.model)  # fail here, in one line, not inside the page
     _check_listen(args.host, args.port)
     print(f"digitlab app: model {model.path}; open http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-    return subprocess.call(streamlit_command(Path(model.path), args.host, args.port))
+    cmd = streamlit_command(Path(model.path), args.host, args.port)
+    # Become Streamlit rather than wait on it: a SIGTERM to `digitlab app` must stop the server,
+    # not leave it running orphaned (a child process would survive its parent's termination).
+    os.execv(cmd[0], cmd)
 
 
 def cmd_export(args) -> None:

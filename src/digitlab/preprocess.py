@@ -45,7 +45,10 @@ def load_image(source, name: str | None = None, max_pixels: int = MAX_PIXELS) ->
             im = ImageOps.exif_transpose(im)  # phone photos carry their rotation in EXIF
             im.load()
             return im
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError:
+        raise TooLargeError(f"{name}: too large (its header claims more pixels than PIL decodes); scale it below "
+                            f"{max_pixels:,} pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DigitlabError(f"{name}: not a readable image ({type(e).__name__}); use a PNG or JPEG file") from None
 
 
