@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import os
 import statistics
 import struct
 import time
@@ -142,7 +143,7 @@ def test_loopback_load_test_has_no_failed_requests(server, measured):
     res = asyncio.run(bench.load_test(server + "/api/predict", clients=8, seconds=3, max_requests=5000,
                                       body={"pixels": digit.tolist()}))
     measured(f"serve: {res['requests_per_s']:,.0f} requests/s, p99 {res['p99_ms']:.1f} ms, 8 clients, 28x28 JSON, "
-             f"1 worker, 3 s on loopback (client in the same 2-CPU machine)")
+             f"1 worker, 3 s on loopback (the client shares the {os.cpu_count()} CPUs)")
     assert res["failed"] == 0, res["first_failures"]
     assert res["requests"] >= 100
     assert urllib.request.urlopen(server + "/healthz", timeout=5).status == 200

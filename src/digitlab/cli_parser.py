@@ -61,7 +61,7 @@ def build_parser() -> Parser:
     e = sub.add_parser("evaluate", help="write report.json/.md and PNGs for a model", formatter_class=_fmt,
                        epilog=EPILOG)
     e.add_argument("model", nargs="*", metavar="RUN_DIR_OR_MODEL",
-                   help="run folder or .pt file; several make an ensemble (default: the shipped models/default.pt, else the newest run)")
+                   help="run folder, .pt or .onnx file; several make an ensemble (default: the shipped models/default.pt, else the newest run)")
     e.add_argument("--model", dest="models", action="append", default=argparse.SUPPRESS, metavar="PATH",
                    help="another ensemble member (same as naming it positionally); repeat for each")
     e.add_argument("--tta", action="store_true", help="test-time augmentation: average over 9 fixed small warps of each image")
@@ -102,7 +102,7 @@ def build_parser() -> Parser:
     pr.add_argument("images", nargs="*", metavar="IMAGE", help="PNG/JPEG files, any size, either polarity")
     pr.add_argument("--data", metavar="SOURCE", help="predict a whole dataset instead, e.g. csv:test.csv (labels optional)")
     pr.add_argument("--out", metavar="FILE.csv", help="with --data: write a Kaggle submission (ImageId,Label)")
-    pr.add_argument("--model", metavar="PATH", help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)")
+    pr.add_argument("--model", metavar="PATH", help="run folder, .pt or .onnx file (default: the shipped models/default.pt, else the newest run)")
     pr.add_argument("--json", action="store_true", help="one JSON object per line")
     pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
     pr.add_argument("--backend", default="auto", choices=BACKENDS,

@@ -73,9 +73,9 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     """The model on ``device``, set up the way it trains fastest there (measured by ``digitlab bench``).
 
     On CPU the weights go channels-last: oneDNN's convolutions then skip layout
-    conversions, and a seed1 step takes 25-35% less time on the 2-core Xeon
-    (images/s 964 -> 1212-1310). ``torch.compile`` was slower there (807
-    images/s after a 48 s compile) and the CPU has no avx512_bf16 for bf16
+    conversions. A seed1 training step on the 2-core Xeon: 911-964 images/s
+    contiguous, 1,212-1,310 channels-last. ``torch.compile`` was slower there
+    (807 images/s after a 48 s compile) and the CPU has no avx512_bf16 for bf16
     autocast, so neither is used. On CUDA nothing is changed: it is unmeasured.
     """
     model = model.to(device)
