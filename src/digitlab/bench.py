@@ -31,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from . import config
 from .errors import DigitlabError
+from .evaluate import time_calls
 from .models import build_model
 from .utils import machine_description
 
@@ -40,17 +41,6 @@ NETWORKS = {"seed1": "seed1 (also onecycle, robust)", "seed2": "seed2"}
 def _percentiles(seconds: list[float]) -> dict:
     ms = 1000 * np.asarray(seconds)
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
-
-
-def _timed(fn, repeats: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def matmul_peak(n: int = 1024, seconds: float = 1.0) -> float:
@@ -93,7 +83,7 @@ def train_speed(preset: str, steps: int, warmup: int = 3, plain: bool = False) -
         opt.step()
 
     step = plain_step if plain else (lambda: train_step(model, opt, x, y, l2, clip))
-    times = _timed(step, steps, warmup)
+    times = time_calls(step, steps, warmup)
     return bs / float(np.median(times))
 
 
@@ -127,9 +117,9 @@ def inference_part(model, repeats: int) -> dict:
         one = np.zeros((1, 1, 28, 28), np.float32)
         net = (lambda: pred.session.run(one)) if pred.session else (lambda: pred.forward(torch.from_numpy(one)))
         with torch.inference_mode():
-            out[backend] = {"network_batch1": _percentiles(_timed(net, repeats, 20)),
+            out[backend] = {"network_batch1": _percentiles(time_calls(net, repeats, 20)),
                             "batch1024_images_per_s": lat["batch1024_images_per_s"],
-                            "predict_path_batch1": _percentiles(_timed(lambda: pred.predict_images([digit]), repeats, 20))}
+                            "predict_path_batch1": _percentiles(time_calls(lambda: pred.predict_images([digit]), repeats, 20))}
     out["onnx_file"] = str(matching_export(Predictor.load(model, "cpu").path) or "")
     return out
 

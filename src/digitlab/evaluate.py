@@ -42,8 +42,8 @@ def metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     }
 
 
-def batch1_ms(run, repeats: int, warmup: int) -> dict:
-    """Median and p90 milliseconds of ``run()`` after ``warmup`` untimed calls."""
+def time_calls(run, repeats: int, warmup: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``run()``, after ``warmup`` untimed calls."""
     for _ in range(warmup):
         run()
     times = []
@@ -51,6 +51,12 @@ def batch1_ms(run, repeats: int, warmup: int) -> dict:
         t0 = time.perf_counter()
         run()
         times.append(time.perf_counter() - t0)
+    return times
+
+
+def batch1_ms(run, repeats: int, warmup: int) -> dict:
+    """Median and p90 milliseconds of ``run()`` after ``warmup`` untimed calls."""
+    times = time_calls(run, repeats, warmup)
     return {"batch1_ms_p50": 1000 * float(np.median(times)), "batch1_ms_p90": 1000 * float(np.percentile(times, 90))}
 
 
