@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PRESET ?= seed1
 PORT   ?= 8501
 
-.PHONY: help install app data run results train evaluate test test-all clean
+.PHONY: help install app serve bench data run results train evaluate test test-all clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -23,6 +23,12 @@ install: $(STAMP)  ## create .venv and install digitlab with everything it needs
 
 app: $(STAMP)  ## main command: the drawing app on http://127.0.0.1:$(PORT) with the shipped model
 	$(BIN)/digitlab app --port $(PORT)
+
+serve: $(STAMP)  ## the REST API and live drawing page on http://127.0.0.1:8000 (2 workers, ONNX)
+	$(BIN)/digitlab serve --workers 2
+
+bench: $(STAMP)  ## measure training, inference, API and page speed on this machine (about 3 min)
+	$(BIN)/digitlab bench
 
 data: $(STAMP)  ## fetch MNIST into the cache (offline afterwards)
 	$(BIN)/digitlab data fetch
