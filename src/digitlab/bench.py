@@ -102,10 +102,9 @@ def train_part(steps: int) -> dict:
 
 def inference_part(model, repeats: int) -> dict:
     from .evaluate import measure_latency
-    from .export import matching_export
     from .inference import Predictor
 
-    out = {}
+    out = {"onnx_file": ""}
     digit = (np.random.default_rng(0).random((28, 28)) > 0.8).astype(np.uint8) * 255
     for backend in ("torch", "onnx"):
         try:
@@ -113,6 +112,8 @@ def inference_part(model, repeats: int) -> dict:
         except DigitlabError as e:
             out[backend] = {"skipped": str(e)}
             continue
+        if pred.session is not None:
+            out["onnx_file"] = str(pred.path)
         lat = measure_latency(pred, repeats=repeats)
         one = np.zeros((1, 1, 28, 28), np.float32)
         net = (lambda: pred.session.run(one)) if pred.session else (lambda: pred.forward(torch.from_numpy(one)))
@@ -120,7 +121,6 @@ def inference_part(model, repeats: int) -> dict:
             out[backend] = {"network_batch1": _percentiles(time_calls(net, repeats, 20)),
                             "batch1024_images_per_s": lat["batch1024_images_per_s"],
                             "predict_path_batch1": _percentiles(time_calls(lambda: pred.predict_images([digit]), repeats, 20))}
-    out["onnx_file"] = str(matching_export(Predictor.load(model, "cpu").path) or "")
     return out
 
 
@@ -209,6 +209,22 @@ def api_part(model, clients: int, seconds: float, workers: int = 1) -> dict:
         stop(proc)
 
 
+def draw_on_page(page, strokes) -> tuple[float, str]:
+    """Clear the ``digitlab serve`` page, draw ``strokes`` with the mouse; return the seconds from the
+    last mouse-up to the prediction it caused, and the ``data-digit`` then shown."""
+    from . import browser
+
+    page.click("#clear")
+    browser.wait_for_prediction(page, "p.dataset.state === 'empty'")
+    for s in strokes[:-1]:
+        browser.mouse_stroke(page, s, "#pad")
+    page.wait_for_timeout(300)  # earlier strokes' answers land first: the clock times the last one
+    shown = page.evaluate("() => shown")
+    t0 = browser.mouse_stroke(page, strokes[-1], "#pad")
+    page.wait_for_function(f"() => shown > {shown} && !inFlight", polling="raf")
+    return time.perf_counter() - t0, page.get_attribute("#prediction", "data-digit")
+
+
 def page_part(model, drawings_n: int) -> dict:
     from . import browser, drawings
 
@@ -224,17 +240,9 @@ def page_part(model, drawings_n: int) -> dict:
             page.goto(f"http://127.0.0.1:{port}/")
             rng = np.random.default_rng(0)
             for i in range(drawings_n):
-                digit = i % 10
-                page.click("#clear")
-                strokes, _ = drawings.digit_strokes(digit, "centred", rng)
-                for s in strokes[:-1]:
-                    browser.mouse_stroke(page, s, "#pad")
-                page.wait_for_timeout(300)  # earlier strokes' answers land first: the clock times the last one
-                shown = page.evaluate("() => shown")
-                t0 = browser.mouse_stroke(page, strokes[-1], "#pad")
-                page.wait_for_function(f"() => shown > {shown} && !inFlight", polling="raf")
-                times.append(time.perf_counter() - t0)
-                right += page.get_attribute("#prediction", "data-digit") == str(digit)
+                seconds, shown = draw_on_page(page, drawings.digit_strokes(i % 10, "centred", rng)[0])
+                times.append(seconds)
+                right += shown == str(i % 10)
     finally:
         stop(proc)
     return {"drawings": drawings_n, "read_right": right, **_percentiles(times)}

@@ -209,11 +209,12 @@ def cmd_serve(args) -> None:
 
     import uvicorn
 
-    from .serve import create_app
+    from .serve import configure_worker, create_app
 
     if args.workers < 1:
         raise DigitlabError("--workers must be at least 1")
     _check_listen(args.host, args.port)
+    configure_worker()
     app = create_app(args.model, args.backend)  # load once here, so a bad --model fails in one line
     print(f"digitlab serve: open http://{args.host}:{args.port} (API docs at /docs); Ctrl-C stops it", flush=True)
     if args.workers == 1:

@@ -76,16 +76,16 @@ class OnnxSession:
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
 
 
-def matching_export(checkpoint_path: str | os.PathLike) -> Path | None:
-    """``<model>.onnx`` beside the checkpoint, if it is an export of exactly these weights."""
+def matching_export(checkpoint_path: str | os.PathLike, threads: int | None = None) -> OnnxSession | None:
+    """A session for ``<model>.onnx`` beside the checkpoint, if that file is an export of exactly these weights."""
     path = Path(checkpoint_path).with_suffix(".onnx")
     if not path.is_file():
         return None
     try:
-        meta = OnnxSession(path).meta
+        session = OnnxSession(path, threads)
     except DigitlabError:
         return None
-    return path if meta.get("source_sha256") == sha256_file(checkpoint_path) else None
+    return session if session.meta.get("source_sha256") == sha256_file(checkpoint_path) else None
 
 
 def _to_onnx_bytes(model: torch.nn.Module) -> bytes:

@@ -87,9 +87,11 @@ class Predictor:
     session: object | None = None
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, device: str = "auto", backend: str = "auto") -> "Predictor":
+    def load(cls, path: str | os.PathLike | None = None, device: str = "auto", backend: str = "auto",
+             threads: int | None = None) -> "Predictor":
         """A ``.pt`` checkpoint or run folder, or a ``.onnx`` export. ``backend="onnx"`` with a
-        checkpoint uses the export beside it (``<model>.onnx``, from ``digitlab export``)."""
+        checkpoint uses the export beside it (``<model>.onnx``, from ``digitlab export``);
+        ``threads`` is onnxruntime's intra-op thread count (None: its default)."""
         if backend not in ("auto", *BACKENDS):
             raise DigitlabError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         path = Path(path) if path is not None else find_default_model()
@@ -98,11 +100,11 @@ class Predictor:
         if backend == "onnx" and path.suffix != ".onnx":
             from .export import matching_export
 
-            onnx_path = matching_export(path) if path.is_file() else None
-            if onnx_path is None:
+            session = matching_export(path, threads) if path.is_file() else None
+            if session is None:
                 raise DigitlabError(f"no ONNX export of {path} beside it; make one with "
                                     f"`digitlab export {path} --format onnx`")
-            path = onnx_path
+            return cls.from_onnx(session)
         if path.suffix == ".onnx":
             if backend == "torch":
                 raise DigitlabError(f"{path} is an ONNX model; use --backend onnx, or the .pt checkpoint it came from")
@@ -110,8 +112,7 @@ class Predictor:
                 raise DigitlabError(f"model file not found: {path}")
             from .export import OnnxSession
 
-            session = OnnxSession(path)
-            return cls(None, session.meta, path, torch.device("cpu"), session.meta.get("calibration"), "onnx", session)
+            return cls.from_onnx(OnnxSession(path, threads))
         ckpt = checkpoint.load(path)
         model = build_model(ckpt["model"])
         try:
@@ -121,6 +122,12 @@ class Predictor:
         dev = resolve_device(device)
         model.to(dev).eval()
         return cls(model, ckpt, path, dev, calibrate.load(path))
+
+    @classmethod
+    def from_onnx(cls, session) -> "Predictor":
+        """A predictor for an :class:`digitlab.export.OnnxSession`: its metadata is the checkpoint."""
+        return cls(None, session.meta, session.path, torch.device("cpu"), session.meta.get("calibration"), "onnx",
+                   session)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a prepared float (N, 1, 28, 28) tensor, on the tensor's device."""

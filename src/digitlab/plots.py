@@ -88,13 +88,11 @@ def misclassified(named: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.
     plt.close(fig)
 
 
-def augment_preview(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike) -> None:
-    """A grid with one row per transform: the original, then several random draws."""
-    import textwrap
-
-    cols = max(len(r[1]) for r in rows)
-    fig, axes = plt.subplots(len(rows), cols, figsize=(cols * 1.1, len(rows) * 1.45), squeeze=False)
-    for r, (title, images) in enumerate(rows):
+def _image_grid(rows: list[tuple[str, np.ndarray]], cols: int, figsize, blank_off: bool):
+    """One row of framed digit images per entry (uint8 0-255 or float 0-1); cells past a row's
+    images stay empty frames, or are hidden with ``blank_off``."""
+    fig, axes = plt.subplots(len(rows), cols, figsize=figsize, squeeze=False)
+    for r, (_, images) in enumerate(rows):
         for c in range(cols):
             ax = axes[r, c]
             ax.set_xticks([])
@@ -102,9 +100,19 @@ def augment_preview(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike)
             for spine in ax.spines.values():  # a frame, so inverted (white) digits stay visible
                 spine.set_color("0.6")
             if c < len(images):
-                ax.imshow(images[c], cmap="gray", vmin=0, vmax=255)
-            else:
+                ax.imshow(images[c], cmap="gray", vmin=0, vmax=255 if images.dtype == np.uint8 else 1)
+            elif blank_off:
                 ax.axis("off")
+    return fig, axes
+
+
+def augment_preview(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike) -> None:
+    """A grid with one row per transform: the original, then several random draws."""
+    import textwrap
+
+    cols = max(len(r[1]) for r in rows)
+    fig, axes = _image_grid(rows, cols, (cols * 1.1, len(rows) * 1.45), blank_off=True)
+    for r, (title, _) in enumerate(rows):
         axes[r, 0].set_title("original", fontsize=7)
         axes[r, 1].set_title(textwrap.fill(title, width=12 * cols), fontsize=7.5, loc="left")
     fig.subplots_adjust(left=0.02, right=0.98, top=0.96, bottom=0.01, wspace=0.08, hspace=0.55)
@@ -140,16 +148,8 @@ def reliability(named: dict[str, dict], path: str | os.PathLike, title: str = ""
 
 def image_rows(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike, cols: int = 10) -> None:
     """One titled row of example images (float [0, 1] or uint8) per entry."""
-    fig, axes = plt.subplots(len(rows), cols, figsize=(cols * 0.9, len(rows) * 1.05), squeeze=False)
-    for r, (title, images) in enumerate(rows):
-        for c in range(cols):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_color("0.6")
-            if c < len(images):
-                ax.imshow(images[c], cmap="gray", vmin=0, vmax=255 if images.dtype == np.uint8 else 1)
+    fig, axes = _image_grid(rows, cols, (cols * 0.9, len(rows) * 1.05), blank_off=False)
+    for r, (title, _) in enumerate(rows):
         axes[r, 0].set_title(title, fontsize=8, loc="left")
     fig.subplots_adjust(left=0.01, right=0.99, top=0.97, bottom=0.01, wspace=0.05, hspace=0.45)
     save_figure_atomic(fig, path, dpi=100)

@@ -21,7 +21,6 @@ import os
 import time
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import anyio
 import numpy as np
@@ -239,25 +238,23 @@ def create_app(model: str | os.PathLike | None = None, backend: str = "auto", li
 
 
 def _load(model, backend: str) -> Predictor:
+    if backend == "auto" and not str(model or "").endswith(".onnx"):
+        try:  # the export beside the model, when it is one of exactly these weights
+            return Predictor.load(model, "cpu", "onnx", threads=1)
+        except DigitlabError:
+            backend = "torch"
+    return Predictor.load(model, "cpu", backend, threads=1)
+
+
+def configure_worker() -> None:
+    """Process-wide settings of a server process: one request is one image, and requests run
+    side by side on the cores, so PyTorch gets one thread per request."""
     import torch
 
-    torch.set_num_threads(1)  # one request = one image; requests run side by side on the cores
-    if backend == "auto" and not str(model or "").endswith(".onnx"):
-        from .export import matching_export
-        from .inference import find_default_model
-
-        path = Path(model) if model else find_default_model()
-        path = path / "best.pt" if path.is_dir() else path
-        backend = "onnx" if path.is_file() and matching_export(path) else "torch"
-        model = path
-    pred = Predictor.load(model, "cpu", backend)
-    if pred.session is not None:
-        from .export import OnnxSession
-
-        pred.session = OnnxSession(pred.path, threads=1)
-    return pred
+    torch.set_num_threads(1)
 
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory`` with several workers: each worker process builds its own app."""
+    configure_worker()
     return create_app(os.environ.get("DIGITLAB_SERVE_MODEL") or None, os.environ.get("DIGITLAB_SERVE_BACKEND", "auto"))
