@@ -1,9 +1,10 @@
 """Augmentation: seed 000's static expansion and both seeds' real-time warps.
 
 *Static* (albumentations): ElasticTransform, GaussNoise, CoarseDropout,
-RandomBrightnessContrast and InvertImg (the seed's five), optionally
-MotionBlur, SaltAndPepper and XYMasking (stripes), each with its probability
-and parameters in ``augment.static``. The training split is expanded by
+RandomBrightnessContrast and InvertImg (the seed's five), optionally Affine,
+Morphological, MotionBlur, SaltAndPepper, XYMasking (stripes) and digitlab's
+Outline and Scribble, each with its probability and parameters in
+``augment.static``. The training split is expanded by
 ``copies`` augmented copies, computed once in worker processes and cached on
 disk under a key of (training data checksum, transform config, seed), so a
 second run with the same settings reuses it. Validation and test are never
@@ -35,17 +36,23 @@ from tqdm.auto import tqdm
 from .errors import DigitlabError
 from .utils import atomic_path, sha256_bytes
 
-# name in the config -> albumentations class, in the order they are applied. The last
-# three are not in the seeds; a preset that leaves them out does not use them.
+# name in the config -> transform class, in the order they are applied. Only the seed's
+# five (elastic, noise, dropout, brightness_contrast, invert) are in the seeds; a preset
+# that leaves the others out does not use them. Outline and Scribble are digitlab's own
+# (digitlab.transforms); the rest are albumentations'.
 STATIC_TRANSFORMS = {
     "elastic": "ElasticTransform",
+    "affine": "Affine",
+    "morphological": "Morphological",
+    "outline": "Outline",
     "noise": "GaussNoise",
     "dropout": "CoarseDropout",
     "brightness_contrast": "RandomBrightnessContrast",
-    "invert": "InvertImg",
     "motion_blur": "MotionBlur",
     "salt_pepper": "SaltAndPepper",
     "stripes": "XYMasking",
+    "scribble": "Scribble",
+    "invert": "InvertImg",  # last, so lines and noise drawn in white become ink on inverted copies
 }
 REALTIME_TRANSFORMS = ("rotation", "shift", "zoom")
 CHUNK = 2000  # images per work item; fixed so results do not depend on the worker count
@@ -59,6 +66,8 @@ def build_static(static_cfg: dict, seed: int | None = None, only: str | None = N
     """An ``albumentations.Compose`` of the configured transforms (``only`` one of them, ``force``: p=1)."""
     import albumentations as A
 
+    from . import transforms as own
+
     transforms = []
     for name, cls in STATIC_TRANSFORMS.items():
         if (only is not None and name != only) or name not in static_cfg:
@@ -69,7 +78,7 @@ def build_static(static_cfg: dict, seed: int | None = None, only: str | None = N
         if kw.get("p", 0) <= 0:
             continue
         try:
-            transforms.append(getattr(A, cls)(**kw))
+            transforms.append((getattr(own, cls, None) or getattr(A, cls))(**kw))
         except Exception as e:  # albumentations validates with pydantic
             source = e.__cause__ if hasattr(e.__cause__, "errors") else e  # albumentations wraps it in ValueError
             errs = source.errors() if hasattr(source, "errors") else []
