@@ -7,7 +7,8 @@ import numpy as np
 from PIL import Image
 
 from digitlab import corrupt, data
-from digitlab.evaluate import corruption_report
+from digitlab.evaluate import corruption_report, corruption_scores
+from digitlab.report import markdown
 
 
 def test_every_corruption_is_seeded_changes_the_image_and_stays_in_range(mnist_ready):
@@ -34,3 +35,17 @@ def test_corruption_report_scores_the_shipped_model(shipped, mnist_ready, tmp_pa
     assert Image.open(tmp_path / "corruptions.png").format == "PNG"
     measured(f"corruptions, shipped model, 300 test images: mean {rep['mean']:.2%}; "
              + ", ".join(f"{k} {v:.0%}" for k, v in acc.items()))
+
+
+def test_validation_corruption_column_is_what_models_are_compared_on(shipped, mnist_ready):
+    test = data.load_test()
+    a = data.Source("a", test.x[:100], test.y[:100])
+    b = data.Source("b", test.x[100:200], test.y[100:200])
+    rep = corruption_scores(shipped, a)
+    assert rep == corruption_scores(shipped, a)  # seeded
+    rep["validation"] = corruption_scores(shipped, b)
+    model = {"path": "m.pt", "arch": "seed1", "parameters": {"trainable": 1, "total": 1}, "file_bytes": 1, "trained": {}}
+    md = markdown({"model": model, "sets": {}, "corruptions": rep})
+    assert "| corruption | test | validation |" in md
+    assert f"| **mean** | **{rep['mean']:.2%}** | **{rep['validation']['mean']:.2%}** |" in md
+    assert f"| canny edges | {rep['accuracy']['canny edges']:.2%} | {rep['validation']['accuracy']['canny edges']:.2%} |" in md

@@ -186,6 +186,8 @@ def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None,
         plots.image_rows([(k, v) for k, v in others.items()], out / "non_digits.png")
     if corruptions and "test" in sets:
         report["corruptions"] = corruption_report(scorer, sets["test"], out / "corruptions.png")
+        if "validation" in sets:  # the figure to choose models by; the test one is only reported
+            report["corruptions"]["validation"] = corruption_scores(scorer, sets["validation"])
     if latency:
         if single:
             report["latency"] = measure_latency(members[0])
@@ -200,12 +202,20 @@ def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None,
     return report
 
 
+def corruption_scores(scorer, src: data.Source, seed: int = 0, examples: list | None = None) -> dict:
+    """Accuracy on each corrupted copy of ``src`` and their mean (``examples`` collects 10 images of each)."""
+    acc = {}
+    for name, xc in tqdm(corrupt.corrupted_sets(src.x, seed=seed), total=len(corrupt.CORRUPTIONS),
+                         desc=f"corruptions ({src.spec})", leave=False):
+        acc[name] = float((scorer.logits(xc).argmax(1) == src.y).mean())
+        if examples is not None:
+            examples.append((f"{name}: {acc[name]:.2%}", xc[:10]))
+    return {"accuracy": acc, "mean": float(np.mean(list(acc.values()))), "seed": seed, "images": int(len(src.y))}
+
+
 def corruption_report(scorer, test: data.Source, png: Path, seed: int = 0) -> dict:
     """Accuracy on each corrupted copy of the test set, and a PNG of examples."""
-    acc, examples = {}, [("clean", test.x[:10])]
-    for name, xc in tqdm(corrupt.corrupted_sets(test.x, seed=seed), total=len(corrupt.CORRUPTIONS),
-                         desc="corruptions", leave=False):
-        acc[name] = float((scorer.logits(xc).argmax(1) == test.y).mean())
-        examples.append((f"{name}: {acc[name]:.2%}", xc[:10]))
+    examples = [("clean", test.x[:10])]
+    rep = corruption_scores(scorer, test, seed, examples)
     plots.image_rows(examples, png)
-    return {"accuracy": acc, "mean": float(np.mean(list(acc.values()))), "seed": seed, "images": int(len(test.y))}
+    return rep

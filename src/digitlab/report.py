@@ -72,7 +72,14 @@ def markdown(report: dict) -> str:
         lines += ["", "## Corruptions (MNIST-C style, generated from the official test set)", "",
                   f"Mean accuracy **{c['mean']:.2%}** over {len(c['accuracy'])} corruptions (seed {c['seed']}); "
                   "examples in `corruptions.png`.", "", "| corruption | accuracy |", "|---|---:|"]
-        lines += [f"| {k} | {v:.2%} |" for k, v in c["accuracy"].items()]
+        val = c.get("validation")
+        if val:
+            lines[-2:] = ["| corruption | test | validation |", "|---|---:|---:|"]
+            lines += [f"| {k} | {v:.2%} | {val['accuracy'][k]:.2%} |" for k, v in c["accuracy"].items()]
+            lines += [f"| **mean** | **{c['mean']:.2%}** | **{val['mean']:.2%}** |", "",
+                      "Models are compared on the validation column; the test column is only reported."]
+        else:
+            lines += [f"| {k} | {v:.2%} |" for k, v in c["accuracy"].items()]
     if "latency" in report:
         lt = report["latency"]
         big = (f", {lt['batch1024_images_per_s']:,.0f} images/s at batch 1024" if "batch1024_images_per_s" in lt else "")
