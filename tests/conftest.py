@@ -26,6 +26,16 @@ def render_digit(digit: int, size: int = 28, font_size: int = 22, offset=(0, 0),
     return np.asarray(im)
 
 
+def apply_static(name: str, x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """One static transform, forced on, applied to each image, with the robust preset's
+    parameters (it has every static transform)."""
+    from digitlab import augment, config
+
+    static = config.resolve("robust")["augment"]["static"]
+    pipe = augment.build_static(static, seed=seed, only=name, force=True)
+    return np.stack([pipe(image=img)["image"] for img in x])
+
+
 def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Learnable 28x28 digits with random size, shift and rotation."""
     rng = np.random.default_rng(seed)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synthetic_digits
+from conftest import apply_static, synthetic_digits
 from digitlab import augment, config
 from digitlab.errors import DigitlabError
 
@@ -15,20 +15,15 @@ def digits():
     return synthetic_digits(40, seed=3)
 
 
-def _one(name, x, seed=0):
-    pipe = augment.build_static(STATIC, seed=seed, only=name, force=True)
-    return np.stack([pipe(image=img)["image"] for img in x])
-
-
 @pytest.mark.parametrize("name", list(augment.STATIC_TRANSFORMS))
 def test_each_static_transform_keeps_shape_dtype_range_and_changes_the_image(name, digits):
     x, _ = digits
-    out = _one(name, x)
+    out = apply_static(name, x)
     assert out.shape == x.shape and out.dtype == np.uint8
     assert not np.array_equal(out, x)
-    np.testing.assert_array_equal(out, _one(name, x))  # same seed, same output
+    np.testing.assert_array_equal(out, apply_static(name, x))  # same seed, same output
     if name not in ("invert", "morphological"):  # nothing random in them (robust's dilation kernel is fixed)
-        assert not np.array_equal(out, _one(name, x, seed=1))
+        assert not np.array_equal(out, apply_static(name, x, seed=1))
 
 
 def test_seed1_uses_only_the_seeds_five_static_transforms():
@@ -39,17 +34,17 @@ def test_seed1_uses_only_the_seeds_five_static_transforms():
 
 def test_inversion_maps_x_to_one_minus_x(digits):
     x, _ = digits
-    np.testing.assert_array_equal(_one("invert", x), 255 - x)
+    np.testing.assert_array_equal(apply_static("invert", x), 255 - x)
 
 
 def test_noise_dropout_and_elastic_do_what_they_say(digits):
     x, _ = digits
     background = x < 10
-    noisy = _one("noise", x).astype(float)
+    noisy = apply_static("noise", x).astype(float)
     assert noisy[background].std() > 2 * x[background].std() + 2  # the background is no longer flat
-    dropped = _one("dropout", x)
+    dropped = apply_static("dropout", x)
     assert (dropped <= x).all() and (dropped < x).any()  # holes filled with 0 only remove ink
-    elastic = _one("elastic", x).astype(float)
+    elastic = apply_static("elastic", x).astype(float)
     ratio = elastic.sum((1, 2)) / x.sum((1, 2))
     assert np.all((ratio > 0.6) & (ratio < 1.4)) and abs(ratio.mean() - 1) < 0.1  # a deformation, not an erasure
 

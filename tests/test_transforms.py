@@ -1,20 +1,15 @@
 import numpy as np
 from scipy import ndimage
 
-from conftest import synthetic_digits
+from conftest import apply_static, synthetic_digits
 from digitlab import augment, config
 
 STATIC = config.resolve("robust")["augment"]["static"]
 
 
-def _one(name, x, seed=0):
-    pipe = augment.build_static(STATIC, seed=seed, only=name, force=True)
-    return np.stack([pipe(image=img)["image"] for img in x])
-
-
 def test_outline_is_binary_and_traces_the_digit_not_the_background():
     x, _ = synthetic_digits(30, seed=5)
-    out = _one("outline", x)
+    out = apply_static("outline", x)
     assert set(np.unique(out)) <= {0, 255}
     ink = x > 30
     near_ink = ndimage.binary_dilation(ink, structure=np.ones((1, 3, 3)), iterations=2)
@@ -27,7 +22,7 @@ def test_outline_is_binary_and_traces_the_digit_not_the_background():
 
 def test_scribble_only_adds_one_thin_white_line():
     x, _ = synthetic_digits(30, seed=6)
-    out = _one("scribble", x)
+    out = apply_static("scribble", x)
     assert (out >= x).all()  # nothing is erased
     added = (out == 255) & (x < 255)
     per_image = added.sum((1, 2))

@@ -69,12 +69,12 @@ def markdown(report: dict) -> str:
                   f"{v['rejected_at_threshold']:.1%} |" for k, v in r["sets"].items()]
     if "corruptions" in report:
         c = report["corruptions"]
+        val = c.get("validation")
+        head = ["| corruption | test | validation |", "|---|---:|---:|"] if val else ["| corruption | accuracy |", "|---|---:|"]
         lines += ["", "## Corruptions (MNIST-C style, generated from the official test set)", "",
                   f"Mean accuracy **{c['mean']:.2%}** over {len(c['accuracy'])} corruptions (seed {c['seed']}); "
-                  "examples in `corruptions.png`.", "", "| corruption | accuracy |", "|---|---:|"]
-        val = c.get("validation")
+                  "examples in `corruptions.png`.", ""] + head
         if val:
-            lines[-2:] = ["| corruption | test | validation |", "|---|---:|---:|"]
             lines += [f"| {k} | {v:.2%} | {val['accuracy'][k]:.2%} |" for k, v in c["accuracy"].items()]
             lines += [f"| **mean** | **{c['mean']:.2%}** | **{val['mean']:.2%}** |", "",
                       "Models are compared on the validation column; the test column is only reported."]

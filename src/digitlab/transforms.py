@@ -27,7 +27,7 @@ class Outline(ImageOnlyTransform):
         super().__init__(p=p)
         self.canny_threshold = tuple(canny_threshold)
 
-    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def get_params(self) -> dict[str, Any]:
         return {"canny": self.py_random.random() < 0.5, "low": self.py_random.uniform(*self.canny_threshold),
                 "kernel": self.py_random.choice([2, 3]), "blur": self.py_random.choice([0, 3])}
 
