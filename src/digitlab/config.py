@@ -113,6 +113,16 @@ def validate(cfg: dict) -> None:
         (isinstance(d["sources"], list) and d["sources"], "data.sources must be a non-empty list, e.g. [mnist]"),
         (isinstance(cfg["model"].get("l2", 0), (int, float)) and cfg["model"].get("l2", 0) >= 0, "model.l2 must be >= 0"),
     ]
+    dist = t.get("distill")
+    if dist is not None:
+        checks += [
+            (isinstance(dist, dict) and isinstance(dist.get("teachers"), list) and dist["teachers"],
+             "train.distill.teachers must be a non-empty list of run folders, e.g. [runs/a, runs/b]"),
+            (isinstance(dist, dict) and isinstance(dist.get("alpha", 0.7), (int, float)) and 0 <= dist.get("alpha", 0.7) <= 1,
+             "train.distill.alpha must lie between 0 and 1"),
+            (isinstance(dist, dict) and isinstance(dist.get("temperature", 4.0), (int, float)) and dist.get("temperature", 4.0) > 0,
+             "train.distill.temperature must be a positive number"),
+        ]
     sched = t.get("schedule", "plateau")
     checks += [
         (sched in ("plateau", "onecycle"), "train.schedule must be plateau or onecycle"),
@@ -129,6 +139,12 @@ def split_seed(cfg: dict) -> int:
     (so runs that differ only in ``train.seed`` can share a split, e.g. to be ensembled)."""
     s = cfg["data"].get("split_seed")
     return int(cfg["train"]["seed"] if s is None else s)
+
+
+def split_key(cfg: dict, pool_sha256: str | None) -> tuple:
+    """What fixes a run's validation split: runs with equal keys held out the same images."""
+    d = cfg["data"]
+    return tuple(d["sources"]), d["val_fraction"], d["limit"], split_seed(cfg), pool_sha256
 
 
 def dump(cfg: dict) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .augment import affine
-from .config import split_seed
+from .config import split_key
 from .inference import Predictor, to_input
 
 # (rotation in degrees, zoom factor, shift right in px, shift down in px); the first is the image itself.
@@ -64,9 +64,5 @@ class Ensemble:
 
     def same_split(self) -> bool:
         """Whether every member was selected on the same validation split (else that split is not held out)."""
-        def key(m):
-            c = m.checkpoint["config"]
-            d = c["data"]
-            return (tuple(d["sources"]), d["val_fraction"], d["limit"], split_seed(c),
-                    m.checkpoint.get("data", {}).get("pool_sha256"))
-        return len({key(m) for m in self.members}) == 1
+        return len({split_key(m.checkpoint["config"], m.checkpoint.get("data", {}).get("pool_sha256"))
+                    for m in self.members}) == 1

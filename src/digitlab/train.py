@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import augment, checkpoint, config as config_mod, data, plots
+from . import augment, checkpoint, config as config_mod, data, distill, plots
 from .callbacks import build_callbacks
 from .errors import DigitlabError
 from .inference import predict_logits, to_input
@@ -95,10 +95,12 @@ def build_schedule(opt, t_cfg: dict, steps_per_epoch: int):
         pct_start=oc["pct_start"], div_factor=oc["div_factor"], final_div_factor=oc["final_div_factor"])
 
 
-def train_step(model, opt, xb: torch.Tensor, yb: torch.Tensor, l2: float, clipnorm: float):
-    """One optimizer step; returns the batch's logits and loss (detached)."""
+def train_step(model, opt, xb: torch.Tensor, yb: torch.Tensor, l2: float, clipnorm: float, teacher=None):
+    """One optimizer step; returns the batch's logits and loss (detached). ``teacher``:
+    (soft targets, alpha, temperature) for :func:`digitlab.distill.loss`, or None."""
     logits = model(xb)
-    loss = F.cross_entropy(logits, yb) + l2_penalty(model, l2)
+    data_loss = F.cross_entropy(logits, yb) if teacher is None else distill.loss(logits, yb, *teacher)
+    loss = data_loss + l2_penalty(model, l2)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     clip_per_tensor(model.parameters(), clipnorm)
@@ -168,6 +170,8 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     x_train = torch.from_numpy(x_np).to(device)
     y_train = torch.from_numpy(y_np).to(device)
 
+    d_cfg = t_cfg.get("distill")
+    soft = distill.targets(d_cfg, cfg, splits.pool_checksum, x_np, run_dir, device, progress) if d_cfg else None
     model = prepare_model(build_model(cfg["model"]), device)
     l2 = float(cfg["model"].get("l2", 0.0))
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
@@ -237,7 +241,8 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
                 xb, yb = to_input(x_train[idx], device), y_train[idx]
                 if realtime is not None:
                     xb = realtime(xb)
-                logits, loss = train_step(model, opt, xb, yb, l2, t_cfg["clipnorm"])
+                teacher = None if soft is None else (soft[idx], d_cfg.get("alpha", 0.7), d_cfg.get("temperature", 4.0))
+                logits, loss = train_step(model, opt, xb, yb, l2, t_cfg["clipnorm"], teacher)
                 if sched is not None:
                     sched.step()
                 tot_loss += loss * len(yb)
@@ -290,6 +295,8 @@ def dry_run(cfg: dict, data_dir: str | None = None) -> str:
     splits = data.make_splits(d["sources"], d["val_fraction"], config_mod.split_seed(cfg), d["limit"], data_dir)
     model = prepare_model(build_model(cfg["model"]), device)
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
+    if t_cfg.get("distill"):  # the teachers exist and share this run's split
+        distill.load_teachers(t_cfg["distill"], cfg, splits.pool_checksum, device)
     aug_cfg = cfg.get("augment") or {}
     realtime = augment.realtime_fn(aug_cfg.get("realtime") or {}, torch.Generator().manual_seed(t_cfg["seed"]))
     copies = int((aug_cfg.get("static") or {}).get("copies") or 0)

@@ -1,0 +1,94 @@
+"""Knowledge distillation: a student network learns from finished runs (its teachers) as well as the labels.
+
+Set ``train.distill.teachers`` to run folders or checkpoints. Before the first
+epoch the teachers' softmax at ``temperature``, averaged over teachers, is
+computed once for every training image, the static augmented copies included,
+and kept in the run folder (``teachers.npy``) so ``--resume`` reuses it. The
+loss is ``alpha * T^2 * KL(teachers || student at T) + (1 - alpha) * CE(labels)``
+(Hinton et al., 2015); the T^2 keeps the soft term's gradients on the scale of
+the hard one's.
+
+The targets come from each image before its real-time warp: computing them
+per batch would cost one forward pass per teacher per step, more than the
+student's own step, and a 10-degree turn or a 10% shift does not change
+which digit an image shows.
+
+Teachers must have been selected on the student's own validation split (same
+sources, fraction, split seed and data): a teacher that trained on the
+student's validation images would leak them into the student, and its
+validation score would no longer be held out.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .config import split_key
+from .errors import DigitlabError
+from .inference import Predictor, to_input
+from .utils import atomic_path
+
+TARGETS_FILE = "teachers.npy"
+
+
+def load_teachers(d_cfg: dict, cfg: dict, pool_sha256: str, device: torch.device) -> list[Predictor]:
+    want = split_key(cfg, pool_sha256)
+    teachers = []
+    for path in d_cfg["teachers"]:
+        p = Path(path)
+        if not (p.is_file() or (p / "best.pt").is_file()):
+            raise DigitlabError(f"teacher {path} not found: give a run folder or a .pt checkpoint")
+        t = Predictor.load(p, device=str(device), backend="torch")
+        if split_key(t.checkpoint["config"], t.checkpoint.get("data", {}).get("pool_sha256")) != want:
+            raise DigitlabError(f"teacher {path} was trained on another train/validation split; its training data may "
+                                "hold this run's validation images. Use teachers trained with the same data.sources, "
+                                "data.val_fraction and split seed (--set data.split_seed=N)")
+        teachers.append(t)
+    return teachers
+
+
+@torch.no_grad()
+def soft_targets(teachers: list[Predictor], x: np.ndarray, temperature: float, progress: bool = True,
+                 batch_size: int = 2048) -> np.ndarray:
+    """The teachers' mean softmax at ``temperature`` for every image of ``x`` (N, 28, 28), float32 (N, 10)."""
+    out = np.zeros((len(x), 10), np.float32)
+    bar = tqdm(total=len(x) * len(teachers), desc="teacher targets", unit="img", unit_scale=True, leave=False,
+               disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    for t in teachers:
+        for i in range(0, len(x), batch_size):
+            xb = to_input(x[i : i + batch_size], t.device)
+            out[i : i + batch_size] += torch.softmax(t.forward(xb) / temperature, 1).cpu().numpy()
+            bar.update(len(xb))
+    bar.close()
+    return out / len(teachers)
+
+
+def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, run_dir: Path, device: torch.device,
+            progress: bool = True) -> torch.Tensor:
+    """The soft targets for ``x``: read from ``run_dir`` when a resumed run has them, else computed and saved."""
+    path = run_dir / TARGETS_FILE
+    if path.is_file():
+        soft = np.load(path)
+        if soft.shape == (len(x), 10):
+            return torch.from_numpy(soft).to(device)
+    with torch.random.fork_rng(devices=[]):  # building the teachers must not move the student's initialisation
+        teachers = load_teachers(d_cfg, cfg, pool_sha256, device)
+    soft = soft_targets(teachers, x, float(d_cfg.get("temperature", 4.0)), progress)
+    print(f"Distilling from {len(teachers)} teacher(s) at temperature {d_cfg.get('temperature', 4.0)}, "
+          f"alpha {d_cfg.get('alpha', 0.7)}; saved to {path}", file=sys.stderr)
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, soft)
+    return torch.from_numpy(soft).to(device)
+
+
+def loss(logits: torch.Tensor, y: torch.Tensor, soft: torch.Tensor, alpha: float, temperature: float) -> torch.Tensor:
+    hard = F.cross_entropy(logits, y)
+    if alpha == 0:
+        return hard
+    kl = F.kl_div(F.log_softmax(logits / temperature, 1), soft, reduction="batchmean")
+    return alpha * temperature**2 * kl + (1 - alpha) * hard

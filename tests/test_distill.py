@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from digitlab import config, distill
+from digitlab.errors import DigitlabError
+from digitlab.train import dry_run, train
+
+FAST = ["train.batch_size=64", "data.val_fraction=0.2", "augment.static.copies=0"]
+
+
+def _cfg(synthetic_npz, epochs=3, sets=()):
+    cfg = config.resolve("seed1", sets=FAST + [f"train.epochs={epochs}", *sets])
+    cfg["data"]["sources"] = [f"npz:{synthetic_npz}"]
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def teacher(synthetic_npz, tmp_path_factory):
+    run = tmp_path_factory.mktemp("teacher") / "run"
+    train(_cfg(synthetic_npz, epochs=4), out_dir=run, progress=False)
+    return run
+
+
+def test_loss_is_cross_entropy_at_both_ends():
+    logits, y = torch.randn(16, 10), torch.arange(16) % 10
+    ce = F.cross_entropy(logits, y)
+    soft = torch.softmax(torch.randn(16, 10), 1)
+    assert distill.loss(logits, y, soft, 0.0, 4.0) == pytest.approx(ce.item())
+    # one-hot teachers at T=1: KL(onehot || p) is the cross-entropy
+    assert distill.loss(logits, y, F.one_hot(y, 10).float(), 1.0, 1.0).item() == pytest.approx(ce.item(), rel=1e-5)
+
+
+def test_student_learns_from_teachers_and_keeps_their_targets_for_resume(synthetic_npz, teacher, tmp_path):
+    cfg = _cfg(synthetic_npz, epochs=2)
+    cfg["train"]["distill"] = {"teachers": [str(teacher), str(teacher / "best.pt")], "alpha": 0.7, "temperature": 4.0}
+    res = train(cfg, out_dir=tmp_path / "student", progress=False)
+    assert res.best_val_acc > 0.5  # chance is 0.1
+    soft = np.load(tmp_path / "student" / distill.TARGETS_FILE)
+    assert soft.shape == (640, 10) and np.allclose(soft.sum(1), 1, atol=1e-5)
+    assert soft.max(1).min() < 0.99  # softened by the temperature
+    before = (tmp_path / "student" / distill.TARGETS_FILE).stat().st_mtime_ns
+    assert train(resume=tmp_path / "student", max_epochs=3, progress=False).epochs_run == 3
+    assert (tmp_path / "student" / distill.TARGETS_FILE).stat().st_mtime_ns == before
+    assert torch.load(tmp_path / "student" / "best.pt", weights_only=True)["config"]["train"]["distill"]["alpha"] == 0.7
+
+
+def test_teacher_from_another_split_is_refused_before_training(synthetic_npz, teacher, tmp_path):
+    cfg = _cfg(synthetic_npz, epochs=1, sets=["data.split_seed=7"])
+    cfg["train"]["distill"] = {"teachers": [str(teacher)]}
+    with pytest.raises(DigitlabError, match="another train/validation split"):
+        dry_run(cfg)
+    with pytest.raises(DigitlabError, match="another train/validation split"):
+        train(cfg, out_dir=tmp_path / "student", progress=False)
+    cfg["train"]["distill"] = {"teachers": [str(tmp_path / "nope")]}
+    with pytest.raises(DigitlabError, match="not found"):
+        dry_run(cfg)
+
+
+def test_distilled_preset_names_its_teachers_and_bad_values_are_refused():
+    cfg = config.resolve("distilled")
+    assert cfg["train"]["distill"]["teachers"] and cfg["augment"]["static"]["copies"] == 2
+    with pytest.raises(DigitlabError, match="alpha must lie between 0 and 1"):
+        config.resolve("distilled", sets=["train.distill.alpha=2"])
+    with pytest.raises(DigitlabError, match="teachers must be a non-empty list"):
+        config.resolve("distilled", sets=["train.distill.teachers=[]"])
