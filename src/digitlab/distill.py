@@ -43,7 +43,7 @@ def load_teachers(d_cfg: dict, cfg: dict, pool_sha256: str, device: torch.device
         p = Path(path)
         if not (p.is_file() or (p / "best.pt").is_file()):
             raise DigitlabError(f"teacher {path} not found: give a run folder or a .pt checkpoint")
-        t = Predictor.load(p, device=str(device), backend="torch")
+        t = Predictor.load(p, device=device.type, backend="torch")
         if split_key(t.checkpoint["config"], t.checkpoint.get("data", {}).get("pool_sha256")) != want:
             raise DigitlabError(f"teacher {path} was trained on another train/validation split; its training data may "
                                 "hold this run's validation images. Use teachers trained with the same data.sources, "
