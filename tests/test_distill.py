@@ -37,7 +37,7 @@ def test_student_learns_from_teachers_and_keeps_their_targets_for_resume(synthet
     cfg["train"]["distill"] = {"teachers": [str(teacher), str(teacher / "best.pt")], "alpha": 0.7, "temperature": 4.0}
     res = train(cfg, out_dir=tmp_path / "student", progress=False)
     assert res.best_val_acc > 0.5  # chance is 0.1
-    soft = np.load(tmp_path / "student" / distill.TARGETS_FILE)
+    soft = np.load(tmp_path / "student" / distill.TARGETS_FILE)["soft"]
     assert soft.shape == (640, 10) and np.allclose(soft.sum(1), 1, atol=1e-5)
     assert soft.max(1).min() < 0.99  # softened by the temperature
     before = (tmp_path / "student" / distill.TARGETS_FILE).stat().st_mtime_ns

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from . import __version__
+from .config import presets
 
 BACKENDS = ["auto", "torch", "onnx"]
 
@@ -43,7 +44,7 @@ def build_parser() -> Parser:
     sub.add_parser("models", help="list the model presets with their parameter counts", formatter_class=_fmt)
 
     t = sub.add_parser("train", help="train a preset into a run folder", formatter_class=_fmt, epilog=EPILOG)
-    t.add_argument("--preset", default=None, help="named config in configs/ (seed1, seed2); default seed1")
+    t.add_argument("--preset", default=None, help=f"named config in configs/ ({', '.join(presets())}); default seed1")
     t.add_argument("--config", metavar="FILE", help="YAML file merged over the preset")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key, e.g. --set train.lr=5e-4 (repeatable)")

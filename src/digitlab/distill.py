@@ -3,7 +3,7 @@
 Set ``train.distill.teachers`` to run folders or checkpoints. Before the first
 epoch the teachers' softmax at ``temperature``, averaged over teachers, is
 computed once for every training image, the static augmented copies included,
-and kept in the run folder (``teachers.npy``) so ``--resume`` reuses it. The
+and kept in the run folder (``teachers.npz``) so ``--resume`` reuses it. The
 loss is ``alpha * T^2 * KL(teachers || student at T) + (1 - alpha) * CE(labels)``
 (Hinton et al., 2015); the T^2 keeps the soft term's gradients on the scale of
 the hard one's.
@@ -33,7 +33,7 @@ from .errors import DigitlabError
 from .inference import Predictor, to_input
 from .utils import atomic_path
 
-TARGETS_FILE = "teachers.npy"
+TARGETS_FILE = "teachers.npz"
 
 
 def load_teachers(d_cfg: dict, cfg: dict, pool_sha256: str, device: torch.device) -> list[Predictor]:
@@ -72,17 +72,18 @@ def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, run_dir: Pa
             progress: bool = True) -> torch.Tensor:
     """The soft targets for ``x``: read from ``run_dir`` when a resumed run has them, else computed and saved."""
     path = run_dir / TARGETS_FILE
+    key = repr((list(d_cfg["teachers"]), float(d_cfg.get("temperature", 4.0)), len(x), pool_sha256))
     if path.is_file():
-        soft = np.load(path)
-        if soft.shape == (len(x), 10):
-            return torch.from_numpy(soft).to(device)
+        with np.load(path) as f:
+            if str(f["key"]) == key:  # made by these teachers for these images
+                return torch.from_numpy(f["soft"]).to(device)
     with torch.random.fork_rng(devices=[]):  # building the teachers must not move the student's initialisation
         teachers = load_teachers(d_cfg, cfg, pool_sha256, device)
     soft = soft_targets(teachers, x, float(d_cfg.get("temperature", 4.0)), progress)
     print(f"Distilling from {len(teachers)} teacher(s) at temperature {d_cfg.get('temperature', 4.0)}, "
           f"alpha {d_cfg.get('alpha', 0.7)}; saved to {path}", file=sys.stderr)
-    with atomic_path(path, suffix=".npy") as tmp:
-        np.save(tmp, soft)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, soft=soft, key=np.array(key))
     return torch.from_numpy(soft).to(device)
 
 
