@@ -48,12 +48,12 @@ def test_student_learns_from_teachers_and_keeps_their_targets_for_resume(synthet
 
 def test_teacher_from_another_split_is_refused_before_training(synthetic_npz, teacher, tmp_path):
     cfg = _cfg(synthetic_npz, epochs=1, sets=["data.split_seed=7"])
-    cfg["train"]["distill"] = {"teachers": [str(teacher)]}
+    cfg["train"]["distill"] = {"teachers": [str(teacher)], "alpha": 0.7, "temperature": 4.0}
     with pytest.raises(DigitlabError, match="another train/validation split"):
         dry_run(cfg)
     with pytest.raises(DigitlabError, match="another train/validation split"):
         train(cfg, out_dir=tmp_path / "student", progress=False)
-    cfg["train"]["distill"] = {"teachers": [str(tmp_path / "nope")]}
+    cfg["train"]["distill"]["teachers"] = [str(tmp_path / "nope")]
     with pytest.raises(DigitlabError, match="not found"):
         dry_run(cfg)
 
@@ -65,3 +65,5 @@ def test_distilled_preset_names_its_teachers_and_bad_values_are_refused():
         config.resolve("distilled", sets=["train.distill.alpha=2"])
     with pytest.raises(DigitlabError, match="teachers must be a non-empty list"):
         config.resolve("distilled", sets=["train.distill.teachers=[]"])
+    with pytest.raises(DigitlabError, match="temperature must be a positive number"):
+        config.resolve("distilled", sets=["train.distill.temperature=null"])

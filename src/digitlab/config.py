@@ -113,15 +113,14 @@ def validate(cfg: dict) -> None:
         (isinstance(d["sources"], list) and d["sources"], "data.sources must be a non-empty list, e.g. [mnist]"),
         (isinstance(cfg["model"].get("l2", 0), (int, float)) and cfg["model"].get("l2", 0) >= 0, "model.l2 must be >= 0"),
     ]
-    dist = t.get("distill")
-    if dist is not None:
+    if t.get("distill") is not None:  # see digitlab.distill; every key is required
+        dist = t["distill"] if isinstance(t["distill"], dict) else {}
+        alpha, temp = dist.get("alpha"), dist.get("temperature")
         checks += [
-            (isinstance(dist, dict) and isinstance(dist.get("teachers"), list) and dist["teachers"],
+            (isinstance(dist.get("teachers"), list) and dist["teachers"],
              "train.distill.teachers must be a non-empty list of run folders, e.g. [runs/a, runs/b]"),
-            (isinstance(dist, dict) and isinstance(dist.get("alpha", 0.7), (int, float)) and 0 <= dist.get("alpha", 0.7) <= 1,
-             "train.distill.alpha must lie between 0 and 1"),
-            (isinstance(dist, dict) and isinstance(dist.get("temperature", 4.0), (int, float)) and dist.get("temperature", 4.0) > 0,
-             "train.distill.temperature must be a positive number"),
+            (isinstance(alpha, (int, float)) and 0 <= alpha <= 1, "train.distill.alpha must lie between 0 and 1"),
+            (isinstance(temp, (int, float)) and temp > 0, "train.distill.temperature must be a positive number"),
         ]
     sched = t.get("schedule", "plateau")
     checks += [

@@ -1,6 +1,7 @@
 """Knowledge distillation: a student network learns from finished runs (its teachers) as well as the labels.
 
-Set ``train.distill.teachers`` to run folders or checkpoints. Before the first
+The ``train.distill`` config section has three keys, all required: ``teachers``
+(run folders or checkpoints), ``alpha`` and ``temperature`` (T). Before the first
 epoch the teachers' softmax at ``temperature``, averaged over teachers, is
 computed once for every training image, the static augmented copies included,
 and kept in the run folder (``teachers.npz``) so ``--resume`` reuses it. The
@@ -72,16 +73,16 @@ def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, run_dir: Pa
             progress: bool = True) -> torch.Tensor:
     """The soft targets for ``x``: read from ``run_dir`` when a resumed run has them, else computed and saved."""
     path = run_dir / TARGETS_FILE
-    key = repr((list(d_cfg["teachers"]), float(d_cfg.get("temperature", 4.0)), len(x), pool_sha256))
+    key = repr((list(d_cfg["teachers"]), float(d_cfg["temperature"]), len(x), pool_sha256))
     if path.is_file():
         with np.load(path) as f:
             if str(f["key"]) == key:  # made by these teachers for these images
                 return torch.from_numpy(f["soft"]).to(device)
     with torch.random.fork_rng(devices=[]):  # building the teachers must not move the student's initialisation
         teachers = load_teachers(d_cfg, cfg, pool_sha256, device)
-    soft = soft_targets(teachers, x, float(d_cfg.get("temperature", 4.0)), progress)
-    print(f"Distilling from {len(teachers)} teacher(s) at temperature {d_cfg.get('temperature', 4.0)}, "
-          f"alpha {d_cfg.get('alpha', 0.7)}; saved to {path}", file=sys.stderr)
+    soft = soft_targets(teachers, x, float(d_cfg["temperature"]), progress)
+    print(f"Distilling from {len(teachers)} teacher(s) at temperature {d_cfg['temperature']}, "
+          f"alpha {d_cfg['alpha']}; saved to {path}", file=sys.stderr)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, soft=soft, key=np.array(key))
     return torch.from_numpy(soft).to(device)

@@ -241,7 +241,7 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
                 xb, yb = to_input(x_train[idx], device), y_train[idx]
                 if realtime is not None:
                     xb = realtime(xb)
-                teacher = None if soft is None else (soft[idx], d_cfg.get("alpha", 0.7), d_cfg.get("temperature", 4.0))
+                teacher = None if soft is None else (soft[idx], d_cfg["alpha"], d_cfg["temperature"])
                 logits, loss = train_step(model, opt, xb, yb, l2, t_cfg["clipnorm"], teacher)
                 if sched is not None:
                     sched.step()
