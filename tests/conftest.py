@@ -36,6 +36,22 @@ def apply_static(name: str, x: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.stack([pipe(image=img)["image"] for img in x])
 
 
+# Static expansion off for speed; real-time augmentation stays on, so determinism and
+# resume tests cover its random draws too.
+FAST_TRAIN = ["train.batch_size=64", "data.val_fraction=0.2", "callbacks.early_stopping.patience=50",
+              "augment.static.copies=0"]
+
+
+def synthetic_cfg(synthetic_npz, epochs: int = 3, **extra) -> dict:
+    """The seed1 preset made fast (``FAST_TRAIN``) on the synthetic digits; ``extra``: more ``--set`` keys."""
+    from digitlab import config
+
+    sets = FAST_TRAIN + [f"train.epochs={epochs}"] + [f"{k}={v}" for k, v in extra.items()]
+    cfg = config.resolve("seed1", sets=sets)
+    cfg["data"]["sources"] = [f"npz:{synthetic_npz}"]
+    return cfg
+
+
 def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Learnable 28x28 digits with random size, shift and rotation."""
     rng = np.random.default_rng(seed)

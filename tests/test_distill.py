@@ -3,23 +3,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import synthetic_cfg
 from digitlab import config, distill
 from digitlab.errors import DigitlabError
 from digitlab.train import dry_run, train
-
-FAST = ["train.batch_size=64", "data.val_fraction=0.2", "augment.static.copies=0"]
-
-
-def _cfg(synthetic_npz, epochs=3, sets=()):
-    cfg = config.resolve("seed1", sets=FAST + [f"train.epochs={epochs}", *sets])
-    cfg["data"]["sources"] = [f"npz:{synthetic_npz}"]
-    return cfg
 
 
 @pytest.fixture(scope="module")
 def teacher(synthetic_npz, tmp_path_factory):
     run = tmp_path_factory.mktemp("teacher") / "run"
-    train(_cfg(synthetic_npz, epochs=4), out_dir=run, progress=False)
+    train(synthetic_cfg(synthetic_npz, epochs=4), out_dir=run, progress=False)
     return run
 
 
@@ -33,7 +26,7 @@ def test_loss_is_cross_entropy_at_both_ends():
 
 
 def test_student_learns_from_teachers_and_keeps_their_targets_for_resume(synthetic_npz, teacher, tmp_path):
-    cfg = _cfg(synthetic_npz, epochs=2)
+    cfg = synthetic_cfg(synthetic_npz, epochs=2)
     cfg["train"]["distill"] = {"teachers": [str(teacher), str(teacher / "best.pt")], "alpha": 0.7, "temperature": 4.0}
     res = train(cfg, out_dir=tmp_path / "student", progress=False)
     assert res.best_val_acc > 0.5  # chance is 0.1
@@ -47,7 +40,7 @@ def test_student_learns_from_teachers_and_keeps_their_targets_for_resume(synthet
 
 
 def test_teacher_from_another_split_is_refused_before_training(synthetic_npz, teacher, tmp_path):
-    cfg = _cfg(synthetic_npz, epochs=1, sets=["data.split_seed=7"])
+    cfg = synthetic_cfg(synthetic_npz, epochs=1, **{"data.split_seed": 7})
     cfg["train"]["distill"] = {"teachers": [str(teacher)], "alpha": 0.7, "temperature": 4.0}
     with pytest.raises(DigitlabError, match="another train/validation split"):
         dry_run(cfg)

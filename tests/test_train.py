@@ -8,23 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_cli
+from conftest import FAST_TRAIN, run_cli, synthetic_cfg
 from digitlab import config
 from digitlab.errors import DigitlabError
 from digitlab.train import train
-
-# Static expansion off for speed (tested below); real-time augmentation stays on, so the
-# determinism and resume tests cover its random draws too.
-FAST = ["train.batch_size=64", "data.val_fraction=0.2", "callbacks.early_stopping.patience=50",
-        "augment.static.copies=0"]
-
-
-def _cfg(synthetic_npz, epochs=3, **extra):
-    sets = FAST + [f"train.epochs={epochs}"] + [f"{k}={v}" for k, v in extra.items()]
-    cfg = config.resolve("seed1", sets=sets)
-    cfg["data"]["sources"] = [f"npz:{synthetic_npz}"]
-    return cfg
-
 
 def _history(run_dir):
     with open(run_dir / "history.csv") as f:
@@ -32,7 +19,7 @@ def _history(run_dir):
 
 
 def test_training_learns_and_writes_a_complete_run_folder(synthetic_npz, tmp_path):
-    res = train(_cfg(synthetic_npz, epochs=4), out_dir=tmp_path / "run", progress=False)
+    res = train(synthetic_cfg(synthetic_npz, epochs=4), out_dir=tmp_path / "run", progress=False)
     run = tmp_path / "run"
     assert res.best_val_acc > 0.6  # chance is 0.1
     assert {"config.yaml", "best.pt", "last.pt", "history.csv", "curves.png"} <= {p.name for p in run.iterdir()}
@@ -48,31 +35,31 @@ def test_training_learns_and_writes_a_complete_run_folder(synthetic_npz, tmp_pat
 
 
 def test_same_seed_same_history_on_cpu(synthetic_npz, tmp_path):
-    train(_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "a", progress=False)
-    train(_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "b", progress=False)
+    train(synthetic_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "a", progress=False)
+    train(synthetic_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "b", progress=False)
     assert _history(tmp_path / "a") == _history(tmp_path / "b")
 
 
 def test_resume_continues_exactly_where_it_stopped(synthetic_npz, tmp_path):
-    train(_cfg(synthetic_npz, epochs=3), out_dir=tmp_path / "straight", progress=False)
-    train(_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "split", progress=False)
+    train(synthetic_cfg(synthetic_npz, epochs=3), out_dir=tmp_path / "straight", progress=False)
+    train(synthetic_cfg(synthetic_npz, epochs=2), out_dir=tmp_path / "split", progress=False)
     res = train(resume=tmp_path / "split", max_epochs=3, progress=False)
     assert res.epochs_run == 3
     assert _history(tmp_path / "split") == _history(tmp_path / "straight")
 
 
 def test_existing_run_is_never_overwritten(synthetic_npz, tmp_path):
-    train(_cfg(synthetic_npz, epochs=1), out_dir=tmp_path / "run", progress=False)
+    train(synthetic_cfg(synthetic_npz, epochs=1), out_dir=tmp_path / "run", progress=False)
     before = (tmp_path / "run" / "best.pt").read_bytes()
     with pytest.raises(DigitlabError, match="already holds a run"):
-        train(_cfg(synthetic_npz, epochs=1), out_dir=tmp_path / "run", progress=False)
+        train(synthetic_cfg(synthetic_npz, epochs=1), out_dir=tmp_path / "run", progress=False)
     assert (tmp_path / "run" / "best.pt").read_bytes() == before
 
 
 def test_ctrl_c_saves_last_and_resume_finishes(synthetic_npz, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "digitlab.cli", "train", "--data", f"npz:{synthetic_npz}", "--epochs", "500",
-           "--out", str(run), "--no-progress", *sum((["--set", s] for s in FAST), [])]
+           "--out", str(run), "--no-progress", *sum((["--set", s] for s in FAST_TRAIN), [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (run / "history.csv").exists():
@@ -96,7 +83,7 @@ def test_quick_mnist_run_without_augmentation_passes_95_percent_validation(mnist
 
 
 def test_early_stopping_ends_the_run_and_a_finished_run_cannot_be_resumed(synthetic_npz, tmp_path):
-    cfg = _cfg(synthetic_npz, epochs=6)
+    cfg = synthetic_cfg(synthetic_npz, epochs=6)
     cfg["callbacks"]["early_stopping"].update(patience=1, min_delta=100.0)  # nothing after epoch 1 counts as better
     res = train(cfg, out_dir=tmp_path / "run", progress=False)
     assert res.epochs_run == 2
@@ -105,7 +92,7 @@ def test_early_stopping_ends_the_run_and_a_finished_run_cannot_be_resumed(synthe
 
 
 def test_static_augmentation_expands_only_the_training_split(synthetic_npz, tmp_path, capsys):
-    cfg = _cfg(synthetic_npz, epochs=1, **{"augment.static.copies": 1, "augment.static.workers": 1})
+    cfg = synthetic_cfg(synthetic_npz, epochs=1, **{"augment.static.copies": 1, "augment.static.workers": 1})
     train(cfg, out_dir=tmp_path / "a", data_dir=tmp_path / "cache", progress=False)
     best = torch.load(tmp_path / "a" / "best.pt", weights_only=True)
     assert best["data"]["train"] == 640 and best["data"]["val"] == 160 and best["data"]["augmented"] == 640
@@ -116,7 +103,7 @@ def test_static_augmentation_expands_only_the_training_split(synthetic_npz, tmp_
 
 
 def _onecycle(synthetic_npz, epochs):
-    return _cfg(synthetic_npz, epochs=epochs, **{"train.schedule": "onecycle", "callbacks.reduce_lr.enabled": "false",
+    return synthetic_cfg(synthetic_npz, epochs=epochs, **{"train.schedule": "onecycle", "callbacks.reduce_lr.enabled": "false",
                                                  "train.onecycle.max_lr": 0.003})
 
 

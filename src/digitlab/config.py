@@ -146,5 +146,10 @@ def split_key(cfg: dict, pool_sha256: str | None) -> tuple:
     return tuple(d["sources"]), d["val_fraction"], d["limit"], split_seed(cfg), pool_sha256
 
 
+def checkpoint_split_key(ckpt: dict) -> tuple:
+    """:func:`split_key` of the run a checkpoint came from."""
+    return split_key(ckpt["config"], ckpt.get("data", {}).get("pool_sha256"))
+
+
 def dump(cfg: dict) -> str:
     return yaml.safe_dump(cfg, sort_keys=False)

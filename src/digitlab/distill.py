@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import split_key
+from .config import checkpoint_split_key, split_key
 from .errors import DigitlabError
 from .inference import Predictor, to_input
 from .utils import atomic_path
@@ -45,7 +45,7 @@ def load_teachers(d_cfg: dict, cfg: dict, pool_sha256: str, device: torch.device
         if not (p.is_file() or (p / "best.pt").is_file()):
             raise DigitlabError(f"teacher {path} not found: give a run folder or a .pt checkpoint")
         t = Predictor.load(p, device=device.type, backend="torch")
-        if split_key(t.checkpoint["config"], t.checkpoint.get("data", {}).get("pool_sha256")) != want:
+        if checkpoint_split_key(t.checkpoint) != want:
             raise DigitlabError(f"teacher {path} was trained on another train/validation split; its training data may "
                                 "hold this run's validation images. Use teachers trained with the same data.sources, "
                                 "data.val_fraction and split seed (--set data.split_seed=N)")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .augment import affine
-from .config import split_key
+from .config import checkpoint_split_key
 from .inference import Predictor, to_input
 
 # (rotation in degrees, zoom factor, shift right in px, shift down in px); the first is the image itself.
@@ -64,5 +64,4 @@ class Ensemble:
 
     def same_split(self) -> bool:
         """Whether every member was selected on the same validation split (else that split is not held out)."""
-        return len({split_key(m.checkpoint["config"], m.checkpoint.get("data", {}).get("pool_sha256"))
-                    for m in self.members}) == 1
+        return len({checkpoint_split_key(m.checkpoint) for m in self.members}) == 1
