@@ -113,7 +113,7 @@ def validate(cfg: dict) -> None:
         (isinstance(d["sources"], list) and d["sources"], "data.sources must be a non-empty list, e.g. [mnist]"),
         (isinstance(cfg["model"].get("l2", 0), (int, float)) and cfg["model"].get("l2", 0) >= 0, "model.l2 must be >= 0"),
     ]
-    if t.get("distill") is not None:  # see digitlab.distill; every key is required
+    if t.get("distill") is not None:  # see digitlab.distill; every key but targets_from is required
         dist = t["distill"] if isinstance(t["distill"], dict) else {}
         alpha, temp = dist.get("alpha"), dist.get("temperature")
         checks += [
@@ -121,6 +121,8 @@ def validate(cfg: dict) -> None:
              "train.distill.teachers must be a non-empty list of run folders, e.g. [runs/a, runs/b]"),
             (isinstance(alpha, (int, float)) and 0 <= alpha <= 1, "train.distill.alpha must lie between 0 and 1"),
             (isinstance(temp, (int, float)) and temp > 0, "train.distill.temperature must be a positive number"),
+            (dist.get("targets_from", "image") in ("image", "original"),
+             "train.distill.targets_from must be image or original"),
         ]
     sched = t.get("schedule", "plateau")
     checks += [

@@ -1,10 +1,15 @@
 """Knowledge distillation: a student network learns from finished runs (its teachers) as well as the labels.
 
-The ``train.distill`` config section has three keys, all required: ``teachers``
+The ``train.distill`` config section has three required keys: ``teachers``
 (run folders or checkpoints), ``alpha`` and ``temperature`` (T). Before the first
 epoch the teachers' softmax at ``temperature``, averaged over teachers, is
-computed once for every training image, the static augmented copies included,
-and kept in the run folder (``teachers.npz``) so ``--resume`` reuses it. The
+computed once for every training image and kept in the run folder
+(``teachers.npz``) so ``--resume`` reuses it. The optional ``targets_from`` says
+which image a static augmented copy's target comes from: ``image`` (the
+default) the copy itself, ``original`` the clean training image it was made
+from. Teachers that never saw the heavy corruptions are unsure or wrong on
+such copies; asked about the clean original, they give the copy a target that
+still names its digit, so the student learns to read through the corruption. The
 loss is ``alpha * T^2 * KL(teachers || student at T) + (1 - alpha) * CE(labels)``
 (Hinton et al., 2015); the T^2 keeps the soft term's gradients on the scale of
 the hard one's.
@@ -69,20 +74,28 @@ def soft_targets(teachers: list[Predictor], x: np.ndarray, temperature: float, p
     return out / len(teachers)
 
 
-def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, run_dir: Path, device: torch.device,
-            progress: bool = True) -> torch.Tensor:
-    """The soft targets for ``x``: read from ``run_dir`` when a resumed run has them, else computed and saved."""
+def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, n_original: int, run_dir: Path,
+            device: torch.device, progress: bool = True) -> torch.Tensor:
+    """The soft targets for ``x``: read from ``run_dir`` when a resumed run has them, else computed and saved.
+
+    ``x`` holds the ``n_original`` training images, then their static augmented
+    copies in the same order, copy after copy (``augment.static_expand``)."""
     path = run_dir / TARGETS_FILE
-    key = repr((list(d_cfg["teachers"]), float(d_cfg["temperature"]), len(x), pool_sha256))
+    from_original = d_cfg.get("targets_from", "image") == "original"
+    key = repr((list(d_cfg["teachers"]), float(d_cfg["temperature"]), len(x), pool_sha256, from_original))
     if path.is_file():
         with np.load(path) as f:
             if str(f["key"]) == key:  # made by these teachers for these images
                 return torch.from_numpy(f["soft"]).to(device)
     with torch.random.fork_rng(devices=[]):  # building the teachers must not move the student's initialisation
         teachers = load_teachers(d_cfg, cfg, pool_sha256, device)
-    soft = soft_targets(teachers, x, float(d_cfg["temperature"]), progress)
+    if from_original and len(x) % n_original:
+        raise ValueError(f"{len(x)} images are not whole copies of {n_original} originals")
+    soft = soft_targets(teachers, x[:n_original] if from_original else x, float(d_cfg["temperature"]), progress)
+    if from_original:
+        soft = np.tile(soft, (len(x) // n_original, 1))
     print(f"Distilling from {len(teachers)} teacher(s) at temperature {d_cfg['temperature']}, "
-          f"alpha {d_cfg['alpha']}; saved to {path}", file=sys.stderr)
+          f"alpha {d_cfg['alpha']}, targets from each {'original' if from_original else 'image'}; saved to {path}", file=sys.stderr)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, soft=soft, key=np.array(key))
     return torch.from_numpy(soft).to(device)

@@ -171,7 +171,8 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     y_train = torch.from_numpy(y_np).to(device)
 
     d_cfg = t_cfg.get("distill")
-    soft = distill.targets(d_cfg, cfg, splits.pool_checksum, x_np, run_dir, device, progress) if d_cfg else None
+    soft = (distill.targets(d_cfg, cfg, splits.pool_checksum, x_np, len(splits.y_train), run_dir, device, progress)
+            if d_cfg else None)
     model = prepare_model(build_model(cfg["model"]), device)
     l2 = float(cfg["model"].get("l2", 0.0))
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
