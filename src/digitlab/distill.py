@@ -87,15 +87,16 @@ def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, n_original:
         with np.load(path) as f:
             if str(f["key"]) == key:  # made by these teachers for these images
                 return torch.from_numpy(f["soft"]).to(device)
-    with torch.random.fork_rng(devices=[]):  # building the teachers must not move the student's initialisation
-        teachers = load_teachers(d_cfg, cfg, pool_sha256, device)
     if from_original and len(x) % n_original:
         raise ValueError(f"{len(x)} images are not whole copies of {n_original} originals")
+    with torch.random.fork_rng(devices=[]):  # building the teachers must not move the student's initialisation
+        teachers = load_teachers(d_cfg, cfg, pool_sha256, device)
     soft = soft_targets(teachers, x[:n_original] if from_original else x, float(d_cfg["temperature"]), progress)
     if from_original:
         soft = np.tile(soft, (len(x) // n_original, 1))
     print(f"Distilling from {len(teachers)} teacher(s) at temperature {d_cfg['temperature']}, "
-          f"alpha {d_cfg['alpha']}, targets from each {'original' if from_original else 'image'}; saved to {path}", file=sys.stderr)
+          f"alpha {d_cfg['alpha']}, targets from each {'original' if from_original else 'image'}; saved to {path}",
+          file=sys.stderr)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, soft=soft, key=np.array(key))
     return torch.from_numpy(soft).to(device)
