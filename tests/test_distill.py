@@ -43,12 +43,13 @@ def test_targets_from_original_give_each_augmented_copy_its_clean_images_target(
     cfg = synthetic_cfg(synthetic_npz, epochs=1, **{"augment.static.copies": 2, "augment.static.workers": 1})
     cfg["train"]["distill"] = {"teachers": [str(teacher)], "alpha": 0.7, "temperature": 4.0,
                                "targets_from": "original"}
-    assert train(cfg, out_dir=tmp_path / "original", progress=False).best_val_acc > 0.3
+    cache = tmp_path / "cache"  # the augmented copies, made once for both runs and kept out of the user's cache
+    assert train(cfg, out_dir=tmp_path / "original", data_dir=cache, progress=False).best_val_acc > 0.3
     soft = np.load(tmp_path / "original" / distill.TARGETS_FILE)["soft"]
     n = len(soft) // 3  # the 640 training images, then two augmented copies of them
     assert n == 640 and np.array_equal(soft[:n], soft[n : 2 * n]) and np.array_equal(soft[:n], soft[2 * n :])
     cfg["train"]["distill"]["targets_from"] = "image"  # the default: each copy asks the teachers about itself
-    train(cfg, out_dir=tmp_path / "image", progress=False)
+    train(cfg, out_dir=tmp_path / "image", data_dir=cache, progress=False)
     own = np.load(tmp_path / "image" / distill.TARGETS_FILE)["soft"]
     assert np.array_equal(own[:n], soft[:n]) and not np.allclose(own[n:], soft[n:], atol=1e-3)
     with pytest.raises(DigitlabError, match="targets_from must be image or original"):

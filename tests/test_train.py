@@ -103,8 +103,9 @@ def test_static_augmentation_expands_only_the_training_split(synthetic_npz, tmp_
 
 
 def _onecycle(synthetic_npz, epochs):
-    return synthetic_cfg(synthetic_npz, epochs=epochs, **{"train.schedule": "onecycle", "callbacks.reduce_lr.enabled": "false",
-                                                 "train.onecycle.max_lr": 0.003})
+    return synthetic_cfg(synthetic_npz, epochs=epochs, **{"train.schedule": "onecycle",
+                                                          "callbacks.reduce_lr.enabled": "false",
+                                                          "train.onecycle.max_lr": 0.003})
 
 
 def test_onecycle_warms_up_then_anneals_and_resumes_exactly(synthetic_npz, tmp_path, monkeypatch):
