@@ -121,7 +121,7 @@ def validate(cfg: dict) -> None:
              "train.distill.teachers must be a non-empty list of run folders, e.g. [runs/a, runs/b]"),
             (isinstance(alpha, (int, float)) and 0 <= alpha <= 1, "train.distill.alpha must lie between 0 and 1"),
             (isinstance(temp, (int, float)) and temp > 0, "train.distill.temperature must be a positive number"),
-            (dist.get("targets_from", "image") in ("image", "original"),
+            (distill_targets_from(dist) in ("image", "original"),
              "train.distill.targets_from must be image or original"),
         ]
     sched = t.get("schedule", "plateau")
@@ -133,6 +133,11 @@ def validate(cfg: dict) -> None:
     for ok, msg in checks:
         if not ok:
             raise DigitlabError(msg)
+
+
+def distill_targets_from(d_cfg: dict) -> str:
+    """``train.distill.targets_from``: ``image`` when missing, as in checkpoints made before the key existed."""
+    return d_cfg.get("targets_from", "image")
 
 
 def split_seed(cfg: dict) -> int:

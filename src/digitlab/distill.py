@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import checkpoint_split_key, split_key
+from .config import checkpoint_split_key, distill_targets_from, split_key
 from .errors import DigitlabError
 from .inference import Predictor, to_input
 from .utils import atomic_path
@@ -81,7 +81,7 @@ def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, n_original:
     ``x`` holds the ``n_original`` training images, then their static augmented
     copies in the same order, copy after copy (``augment.static_expand``)."""
     path = run_dir / TARGETS_FILE
-    from_original = d_cfg.get("targets_from", "image") == "original"
+    from_original = distill_targets_from(d_cfg) == "original"
     key = repr((list(d_cfg["teachers"]), float(d_cfg["temperature"]), len(x), pool_sha256, from_original))
     if path.is_file():
         with np.load(path) as f:
