@@ -56,6 +56,26 @@ def test_targets_from_original_give_each_augmented_copy_its_clean_images_target(
         config.resolve("distilled", sets=["train.distill.targets_from=copy"])
 
 
+def test_copy_teachers_teach_the_copies_and_teachers_the_clean_images(synthetic_npz, teacher, tmp_path):
+    other = tmp_path / "other"  # a second teacher on the same split: another init seed, one epoch
+    train(synthetic_cfg(synthetic_npz, epochs=1, **{"train.seed": 7, "data.split_seed": 42}), out_dir=other,
+          progress=False)
+    cfg = synthetic_cfg(synthetic_npz, epochs=1, **{"augment.static.copies": 1, "augment.static.workers": 1})
+    cfg["train"]["distill"] = {"teachers": [str(teacher)], "alpha": 0.7, "temperature": 4.0}
+    cache = tmp_path / "cache"
+    runs = {}
+    for name, copy_teachers in [("same", None), ("split", [str(other)])]:
+        cfg["train"]["distill"]["copy_teachers"] = copy_teachers
+        train(cfg, out_dir=tmp_path / name, data_dir=cache, progress=False)
+        runs[name] = np.load(tmp_path / name / distill.TARGETS_FILE)["soft"]
+    n = 640
+    assert runs["split"].shape == (2 * n, 10) and np.allclose(runs["split"].sum(1), 1, atol=1e-5)
+    assert np.array_equal(runs["split"][:n], runs["same"][:n])  # clean images: still the teachers
+    assert not np.allclose(runs["split"][n:], runs["same"][n:], atol=1e-3)  # copies: the other run
+    with pytest.raises(DigitlabError, match="copy_teachers must be null"):
+        config.resolve("distilled", sets=["train.distill.copy_teachers=[]"])
+
+
 def test_teacher_from_another_split_is_refused_before_training(synthetic_npz, teacher, tmp_path):
     cfg = synthetic_cfg(synthetic_npz, epochs=1, **{"data.split_seed": 7})
     cfg["train"]["distill"] = {"teachers": [str(teacher)], "alpha": 0.7, "temperature": 4.0}

@@ -123,6 +123,8 @@ def validate(cfg: dict) -> None:
             (isinstance(temp, (int, float)) and temp > 0, "train.distill.temperature must be a positive number"),
             (distill_targets_from(dist) in ("image", "original"),
              "train.distill.targets_from must be image or original"),
+            (dist.get("copy_teachers") is None or (isinstance(dist["copy_teachers"], list) and dist["copy_teachers"]),
+             "train.distill.copy_teachers must be null (the same as teachers) or a non-empty list of run folders"),
         ]
     sched = t.get("schedule", "plateau")
     checks += [
@@ -138,6 +140,11 @@ def validate(cfg: dict) -> None:
 def distill_targets_from(d_cfg: dict) -> str:
     """``train.distill.targets_from``: ``image`` when missing, as in checkpoints made before the key existed."""
     return d_cfg.get("targets_from", "image")
+
+
+def distill_copy_teachers(d_cfg: dict) -> list:
+    """``train.distill.copy_teachers``, the runs that teach the augmented copies: ``teachers`` when null or missing."""
+    return list(d_cfg.get("copy_teachers") or d_cfg["teachers"])
 
 
 def split_seed(cfg: dict) -> int:

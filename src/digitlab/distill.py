@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import checkpoint_split_key, distill_targets_from, split_key
+from .config import checkpoint_split_key, distill_copy_teachers, distill_targets_from, split_key
 from .errors import DigitlabError
 from .inference import Predictor, to_input
 from .utils import atomic_path
@@ -42,10 +42,11 @@ from .utils import atomic_path
 TARGETS_FILE = "teachers.npz"
 
 
-def load_teachers(d_cfg: dict, cfg: dict, pool_sha256: str, device: torch.device) -> list[Predictor]:
+def load_teachers(d_cfg: dict, cfg: dict, pool_sha256: str, device: torch.device) -> dict[str, Predictor]:
+    """Every run named in ``teachers`` and ``copy_teachers``, by the name the config gives it."""
     want = split_key(cfg, pool_sha256)
-    teachers = []
-    for path in d_cfg["teachers"]:
+    teachers = {}
+    for path in dict.fromkeys(d_cfg["teachers"] + distill_copy_teachers(d_cfg)):
         p = Path(path)
         if not (p.is_file() or (p / "best.pt").is_file()):
             raise DigitlabError(f"teacher {path} not found: give a run folder or a .pt checkpoint")
@@ -54,7 +55,7 @@ def load_teachers(d_cfg: dict, cfg: dict, pool_sha256: str, device: torch.device
             raise DigitlabError(f"teacher {path} was trained on another train/validation split; its training data may "
                                 "hold this run's validation images. Use teachers trained with the same data.sources, "
                                 "data.val_fraction and split seed (--set data.split_seed=N)")
-        teachers.append(t)
+        teachers[path] = t
     return teachers
 
 
@@ -82,7 +83,10 @@ def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, n_original:
     copies in the same order, copy after copy (``augment.static_expand``)."""
     path = run_dir / TARGETS_FILE
     from_original = distill_targets_from(d_cfg) == "original"
-    key = repr((list(d_cfg["teachers"]), float(d_cfg["temperature"]), len(x), pool_sha256, from_original))
+    names, copy_names = list(d_cfg["teachers"]), distill_copy_teachers(d_cfg)
+    split_teachers = copy_names != names
+    key = (names, float(d_cfg["temperature"]), len(x), pool_sha256, from_original)
+    key = repr(key + (copy_names,) if split_teachers else key)  # runs made before copy_teachers keep their key
     if path.is_file():
         with np.load(path) as f:
             if str(f["key"]) == key:  # made by these teachers for these images
@@ -90,11 +94,19 @@ def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, n_original:
     if from_original and len(x) % n_original:
         raise ValueError(f"{len(x)} images are not whole copies of {n_original} originals")
     with torch.random.fork_rng(devices=[]):  # building the teachers must not move the student's initialisation
-        teachers = load_teachers(d_cfg, cfg, pool_sha256, device)
-    soft = soft_targets(teachers, x[:n_original] if from_original else x, float(d_cfg["temperature"]), progress)
-    if from_original:
-        soft = np.tile(soft, (len(x) // n_original, 1))
-    print(f"Distilling from {len(teachers)} teacher(s) at temperature {d_cfg['temperature']}, "
+        loaded = load_teachers(d_cfg, cfg, pool_sha256, device)
+    temp = float(d_cfg["temperature"])
+    if not split_teachers and not from_original:
+        soft = soft_targets([loaded[n] for n in names], x, temp, progress)
+    else:
+        soft = soft_targets([loaded[n] for n in names], x[:n_original], temp, progress)
+        copies = soft if not split_teachers else soft_targets(  # the copies (or their originals) asked of copy_teachers
+            [loaded[n] for n in copy_names], x[:n_original] if from_original else x[n_original:], temp, progress)
+        if from_original:
+            copies = np.tile(copies, (len(x) // n_original - 1, 1))
+        soft = np.concatenate([soft, copies])
+    copy_note = f", copies taught by {len(copy_names)}" if split_teachers else ""
+    print(f"Distilling from {len(names)} teacher(s){copy_note} at temperature {d_cfg['temperature']}, "
           f"alpha {d_cfg['alpha']}, targets from each {'original' if from_original else 'image'}; saved to {path}",
           file=sys.stderr)
     with atomic_path(path, suffix=".npz") as tmp:
