@@ -138,8 +138,10 @@ def test_mouse_drawings_are_read_live_and_fast(page, measured):
         strokes, _ = drawings.digit_strokes(digit, "centred", rng)
         for s in strokes[:-1]:
             mouse_stroke(page, s)
-        wait_for(page, "true")
-        time.sleep(0.5)  # let the earlier strokes' update land, so the clock below times the last one alone
+        # the earlier strokes' prediction must have landed (a busy machine takes longer than the sleep), so
+        # `before` is a confidence and the clock below times the last stroke's update alone
+        wait_for(page, "p.dataset.state !== 'empty'" if len(strokes) > 1 else "true")
+        time.sleep(0.5)
         before = page.get_attribute("#prediction", "data-confidence")
         t0 = mouse_stroke(page, strokes[-1])
         if len(strokes) == 1:
