@@ -84,9 +84,9 @@ def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, n_original:
     path = run_dir / TARGETS_FILE
     from_original = distill_targets_from(d_cfg) == "original"
     names, copy_names = list(d_cfg["teachers"]), distill_copy_teachers(d_cfg)
-    split_teachers = copy_names != names
+    other_copy_teachers = copy_names != names
     key = (names, float(d_cfg["temperature"]), len(x), pool_sha256, from_original)
-    key = repr(key + (copy_names,) if split_teachers else key)  # runs made before copy_teachers keep their key
+    key = repr(key + (copy_names,) if other_copy_teachers else key)  # runs made before copy_teachers keep their key
     if path.is_file():
         with np.load(path) as f:
             if str(f["key"]) == key:  # made by these teachers for these images
@@ -95,17 +95,18 @@ def targets(d_cfg: dict, cfg: dict, pool_sha256: str, x: np.ndarray, n_original:
         raise ValueError(f"{len(x)} images are not whole copies of {n_original} originals")
     with torch.random.fork_rng(devices=[]):  # building the teachers must not move the student's initialisation
         loaded = load_teachers(d_cfg, cfg, pool_sha256, device)
-    temp = float(d_cfg["temperature"])
-    if not split_teachers and not from_original:
-        soft = soft_targets([loaded[n] for n in names], x, temp, progress)
+
+    def ask(who: list, images: np.ndarray) -> np.ndarray:
+        return soft_targets([loaded[n] for n in who], images, float(d_cfg["temperature"]), progress)
+
+    soft = ask(names, x[:n_original])
+    if from_original:  # each copy takes its original's target, asked of copy_teachers
+        copies = np.tile(ask(copy_names, x[:n_original]) if other_copy_teachers else soft,
+                         (len(x) // n_original - 1, 1))
     else:
-        soft = soft_targets([loaded[n] for n in names], x[:n_original], temp, progress)
-        copies = soft if not split_teachers else soft_targets(  # the copies (or their originals) asked of copy_teachers
-            [loaded[n] for n in copy_names], x[:n_original] if from_original else x[n_original:], temp, progress)
-        if from_original:
-            copies = np.tile(copies, (len(x) // n_original - 1, 1))
-        soft = np.concatenate([soft, copies])
-    copy_note = f", copies taught by {len(copy_names)}" if split_teachers else ""
+        copies = ask(copy_names, x[n_original:])
+    soft = np.concatenate([soft, copies])
+    copy_note = f", copies taught by {len(copy_names)}" if other_copy_teachers else ""
     print(f"Distilling from {len(names)} teacher(s){copy_note} at temperature {d_cfg['temperature']}, "
           f"alpha {d_cfg['alpha']}, targets from each {'original' if from_original else 'image'}; saved to {path}",
           file=sys.stderr)
