@@ -191,6 +191,20 @@ def cmd_export(args) -> None:
           f"(limit {r['tolerance']:.0e}), same digit for {r['same_digit']:,} of {r['images']:,}")
 
 
+def cmd_soup(args) -> None:
+    from .soup import make_soup
+
+    r = make_soup(args.model, args.weights, args.out, args.bn_images, args.data_dir, args.device, args.force,
+                  corruptions=args.corruptions)
+    for ing in r["ingredients"]:
+        rec = f"val_acc {ing['val_acc']:.4%}, val_loss {ing['val_loss']:.4f}" if ing["val_acc"] is not None else "no recorded metrics"
+        print(f"{ing['weight']:.3f} x {ing['path']}  ({rec})")
+    corr = f", corrupted validation {r['val_corruptions_mean']:.2%}" if "val_corruptions_mean" in r else ""
+    print(f"soup: val_acc {r['val_acc']:.4%} ({r['val_errors']} errors), val_loss {r['val_loss']:.4f}, "
+          f"NLL {r['val_nll']:.4f}{corr} (BatchNorm recomputed on {r['soup']['bn_images']:,} training images)")
+    print(f"wrote {r['path']}; next: digitlab evaluate {args.out}")
+
+
 def _check_listen(host: str, port: int) -> None:
     import socket
 
@@ -239,7 +253,7 @@ def cmd_bench(args) -> None:
 
 
 COMMANDS = {"data": cmd_data, "app": cmd_app, "models": cmd_models, "train": cmd_train, "evaluate": cmd_evaluate,
-            "augment": cmd_augment, "predict": cmd_predict, "export": cmd_export,
+            "augment": cmd_augment, "predict": cmd_predict, "export": cmd_export, "soup": cmd_soup,
             "serve": cmd_serve, "bench": cmd_bench}
 
 

@@ -77,6 +77,20 @@ def build_parser() -> Parser:
     e.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="torch, or onnx: the .onnx export beside each model (auto: by file type)")
 
+    so = sub.add_parser("soup", help="average the weights of runs that share their start (one network, not an ensemble)",
+                        formatter_class=_fmt)
+    so.add_argument("model", nargs="+", metavar="RUN_DIR_OR_MODEL",
+                    help="two or more runs of one architecture, seed and split that differ in their loss or data")
+    so.add_argument("--weights", type=float, nargs="+", metavar="W",
+                    help="one mixing weight per model, normalised to sum 1 (None: equal weights)")
+    so.add_argument("--out", required=True, metavar="DIR", help="folder for the soup's best.pt (evaluate it like a run)")
+    so.add_argument("--bn-images", type=int, default=10000,
+                    help="training images (of the runs' own split) on which BatchNorm statistics are recomputed")
+    so.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
+    so.add_argument("--corruptions", action="store_true",
+                    help="also score the soup on corrupted validation images (about 1 min on 2 CPU cores)")
+    so.add_argument("--force", action="store_true", help="replace a best.pt already in --out")
+
     a = sub.add_parser("augment", help="see what the augmentation does", formatter_class=_fmt)
     asub = a.add_subparsers(dest="augment_command", metavar="ACTION", parser_class=Parser)
     asub.required = True

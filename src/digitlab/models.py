@@ -35,7 +35,8 @@ class _WarmupMomentum:
     """
 
     def forward(self, x):
-        if self.training and self.momentum > BN_MOMENTUM:
+        # momentum None (a cumulative average, as digitlab.soup sets it) is left alone.
+        if self.training and self.momentum is not None and self.momentum > BN_MOMENTUM:
             self.momentum = max(BN_MOMENTUM, 2.0 / (float(self.num_batches_tracked) + 2.0))
         return super().forward(x)
 

@@ -1,0 +1,148 @@
+"""Model soups: one network whose weights are a weighted average of several runs' weights.
+
+Runs that start from the same initial weights and see the same batches in the same
+order (the same preset, seed and split, differing only in their loss, like the
+``robust`` and ``distilled`` runs of seed 42) end in one basin of the loss, so the
+average of their weights is itself a good network (Wortsman et al., 2022, "Model
+soups"; Frankle et al., 2020, on linear mode connectivity). Unlike an ensemble it
+costs one forward pass. Networks from different initial weights do not average
+this way (their units are in different orders), so every ingredient must have the
+same architecture and split; whether they share a basin shows in the soup's
+validation score, which :func:`make_soup` reports and records.
+
+Averaged weights leave BatchNorm's running statistics describing none of the
+networks, so they are recomputed on training images of the ingredients' own split
+(a cumulative average, with dropout off), never on validation or test images.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import checkpoint, config, data
+from .errors import DigitlabError
+from .inference import predict_logits, to_input
+from .models import build_model
+from .train import l2_penalty
+from .utils import git_commit, library_versions, resolve_device
+
+
+def normalise_weights(weights: list[float] | None, n: int) -> list[float]:
+    """Mixing weights summing to 1 (None: a uniform soup)."""
+    if weights is None:
+        return [1.0 / n] * n
+    if len(weights) != n:
+        raise DigitlabError(f"{len(weights)} weights for {n} models; give one weight per model")
+    if any(not np.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise DigitlabError("soup weights must be non-negative numbers with a positive sum, e.g. --weights 0.5 0.25 0.25")
+    total = float(sum(weights))
+    return [float(w) / total for w in weights]
+
+
+def check_ingredients(ckpts: list[dict], paths: list[str]) -> None:
+    """Refuse models whose weights cannot be averaged, or that were selected on different splits."""
+    first = ckpts[0]
+    for ck, path in zip(ckpts[1:], paths[1:]):
+        if ck["model"] != first["model"]:
+            raise DigitlabError(f"{path} is a {ck['model'].get('arch')!r} network {ck['model']} and {paths[0]} is "
+                                f"{first['model']}: a soup needs one architecture")
+        if config.checkpoint_split_key(ck) != config.checkpoint_split_key(first):
+            raise DigitlabError(f"{path} was selected on another train/validation split than {paths[0]}; "
+                                "soup runs trained with the same data and data.split_seed")
+
+
+def average(state_dicts: list[dict], weights: list[float]) -> dict:
+    """Weighted mean of every floating-point tensor; counters (BatchNorm's batch count) come from the first."""
+    out = {}
+    for key, ref in state_dicts[0].items():
+        if ref.is_floating_point():
+            out[key] = sum(w * sd[key].double() for w, sd in zip(weights, state_dicts)).to(ref.dtype)
+        else:
+            out[key] = ref.clone()
+    return out
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: torch.nn.Module, x: np.ndarray, device: torch.device, batch_size: int = 500) -> None:
+    """BatchNorm running statistics as the plain average over ``x`` (uint8 or [0,1] images), dropout off."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    model.eval()
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative moving average: every batch weighs the same
+        bn.train()
+    for i in range(0, len(x), batch_size):
+        model(to_input(x[i:i + batch_size], device))
+    model.eval()
+
+
+def make_soup(paths: list[str], weights: list[float] | None = None, out: str | Path | None = None,
+              bn_images: int = 10000, data_dir=None, device: str = "auto", force: bool = False,
+              seed: int = 0, corruptions: bool = False) -> dict:
+    """Average the runs at ``paths`` (run folders or ``best.pt`` files); write ``out/best.pt`` if ``out`` is given.
+
+    Returns the soup's validation loss, NLL, accuracy and errors (with ``corruptions``,
+    also its mean accuracy over the corrupted validation images), each ingredient's
+    recorded validation loss and accuracy, and (under ``"model"``) the network itself.
+    """
+    if len(paths) < 2:
+        raise DigitlabError("a soup needs at least two models")
+    weights = normalise_weights(weights, len(paths))
+    ckpts = [checkpoint.load(p) for p in paths]
+    check_ingredients(ckpts, [str(p) for p in paths])
+    if out is not None:
+        out = Path(out)
+        if (out / "best.pt").exists() and not force:
+            raise DigitlabError(f"{out / 'best.pt'} exists; choose another --out or pass --force to replace it")
+        if any(Path(p).resolve() in (out.resolve(), (out / "best.pt").resolve()) for p in paths):
+            raise DigitlabError(f"--out {out} is one of the ingredients; write the soup to a new folder")
+    if bn_images < 1:
+        raise DigitlabError("--bn-images must be at least 1")
+    first = ckpts[0]
+    cfg = first["config"]
+    d = cfg["data"]
+    splits = data.make_splits(d["sources"], d["val_fraction"], config.split_seed(cfg), d["limit"], data_dir)
+    if first.get("data", {}).get("pool_sha256") not in (None, splits.pool_checksum):
+        raise DigitlabError("the training data has changed since these models were trained, so their training "
+                            "split cannot be rebuilt for BatchNorm; use the data they were trained on")
+    dev = resolve_device(device)
+    model = build_model(first["model"]).to(dev)
+    model.load_state_dict(average([c["state_dict"] for c in ckpts], weights))
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(splits.y_train), min(bn_images, len(splits.y_train)), replace=False))
+    recompute_batchnorm(model, splits.x_train[pick], dev)
+    logits = predict_logits(model, splits.x_val, dev)
+    y_val = torch.as_tensor(splits.y_val)
+    nll = float(F.cross_entropy(logits, y_val))
+    # val_loss as training records it (with the L2 term), so soups and runs compare on one scale.
+    with torch.no_grad():
+        l2 = float(l2_penalty(model, float(first["model"].get("l2", 0.0))))
+    metrics = {"val_loss": nll + l2,
+               "val_acc": float((logits.argmax(1) == y_val).float().mean()), "val_nll": nll,
+               "val_errors": int((logits.argmax(1) != y_val).sum())}
+    if corruptions:  # the figure robust models are chosen by; the test set's is only reported by evaluate
+        from .evaluate import corruption_scores
+
+        scorer = SimpleNamespace(logits=lambda x: predict_logits(model, x, dev).numpy())
+        metrics["val_corruptions_mean"] = corruption_scores(scorer, data.Source("validation", splits.x_val, splits.y_val))["mean"]
+    recipe = {"ingredients": [str(p) for p in paths], "weights": weights, "bn_images": int(len(pick)),
+              "bn_seed": seed}
+    result = {**metrics, "soup": recipe, "model": model,
+              "ingredients": [{"path": str(p), "weight": w, **{k: c.get("metrics", {}).get(k) for k in ("val_loss", "val_acc")}}
+                              for p, w, c in zip(paths, weights, ckpts)]}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        payload = {k: v for k, v in first.items() if k not in ("format", "format_version")}
+        payload.update({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                        "metrics": metrics, "soup": recipe,
+                        "git_commit": git_commit(), "versions": library_versions(),
+                        "created": dt.datetime.now().isoformat(timespec="seconds")})
+        checkpoint.save(out / "best.pt", payload)
+        (out / "best.calibration.json").unlink(missing_ok=True)  # fitted to the weights this replaces
+        result["path"] = str(out / "best.pt")
+    return result
