@@ -195,13 +195,14 @@ def cmd_soup(args) -> None:
     from .soup import make_soup
 
     r = make_soup(args.model, args.weights, args.out, args.bn_images, args.data_dir, args.device, args.force,
-                  corruptions=args.corruptions)
+                  corruptions=args.corruptions, bn_data=args.bn_data)
     for ing in r["ingredients"]:
         rec = f"val_acc {ing['val_acc']:.4%}, val_loss {ing['val_loss']:.4f}" if ing["val_acc"] is not None else "no recorded metrics"
         print(f"{ing['weight']:.3f} x {ing['path']}  ({rec})")
     corr = f", corrupted validation {r['val_corruptions_mean']:.2%}" if "val_corruptions_mean" in r else ""
     print(f"soup: val_acc {r['val_acc']:.4%} ({r['val_errors']} errors), val_loss {r['val_loss']:.4f}, "
-          f"NLL {r['val_nll']:.4f}{corr} (BatchNorm recomputed on {r['soup']['bn_images']:,} training images)")
+          f"NLL {r['val_nll']:.4f}{corr} (BatchNorm recomputed on {r['soup']['bn_images']:,} {r['soup']['bn_data']} "
+          "training images)")
     print(f"wrote {r['path']}; next: digitlab evaluate {args.out}")
 
 

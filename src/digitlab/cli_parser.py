@@ -87,6 +87,8 @@ def build_parser() -> Parser:
     so.add_argument("--bn-images", type=int, default=10000,
                     help="training images (of the runs' own split) on which BatchNorm statistics are recomputed")
     so.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
+    so.add_argument("--bn-data", default="augmented", choices=["augmented", "clean"],
+                    help="BatchNorm data: the runs' training mix (static copies, real-time warps) or clean images only")
     so.add_argument("--corruptions", action="store_true",
                     help="also score the soup on corrupted validation images (about 1 min on 2 CPU cores)")
     so.add_argument("--force", action="store_true", help="replace a best.pt already in --out")

@@ -11,8 +11,9 @@ same architecture and split; whether they share a basin shows in the soup's
 validation score, which :func:`make_soup` reports and records.
 
 Averaged weights leave BatchNorm's running statistics describing none of the
-networks, so they are recomputed on training images of the ingredients' own split
-(a cumulative average, with dropout off), never on validation or test images.
+networks, so they are recomputed on training data of the ingredients' own split
+(a cumulative average, with dropout off; see :func:`batchnorm_images`), never on
+validation or test images.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, config, data
+from . import augment, checkpoint, config, data
 from .errors import DigitlabError
 from .inference import predict_logits, to_input
 from .models import build_model
@@ -68,8 +69,10 @@ def average(state_dicts: list[dict], weights: list[float]) -> dict:
 
 
 @torch.no_grad()
-def recompute_batchnorm(model: torch.nn.Module, x: np.ndarray, device: torch.device, batch_size: int = 500) -> None:
-    """BatchNorm running statistics as the plain average over ``x`` (uint8 or [0,1] images), dropout off."""
+def recompute_batchnorm(model: torch.nn.Module, x: np.ndarray, device: torch.device, batch_size: int = 500,
+                        warp=None) -> None:
+    """BatchNorm running statistics as the plain average over ``x`` (uint8 or [0,1] images), dropout off;
+    ``warp`` (a function of a batch tensor) is applied to each batch first."""
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     model.eval()
     for bn in bns:
@@ -77,13 +80,36 @@ def recompute_batchnorm(model: torch.nn.Module, x: np.ndarray, device: torch.dev
         bn.momentum = None  # cumulative moving average: every batch weighs the same
         bn.train()
     for i in range(0, len(x), batch_size):
-        model(to_input(x[i:i + batch_size], device))
+        xb = to_input(x[i:i + batch_size], device)
+        model(warp(xb) if warp is not None else xb)
     model.eval()
+
+
+BN_DATA = ("augmented", "clean")
+
+
+def batchnorm_images(cfg: dict, splits: data.Splits, bn_data: str, data_dir, seed: int):
+    """Images to recompute BatchNorm on, and the per-batch warp to apply to them.
+
+    ``augmented``: what the runs trained on, the training images plus their static
+    copies (from the augmentation cache, or made again) under the real-time warps,
+    so the statistics describe the same mix as the runs' own did. ``clean``: the
+    training images only; corrupted input then strays further from the statistics.
+    """
+    if bn_data not in BN_DATA:
+        raise DigitlabError(f"unknown BatchNorm data {bn_data!r}; use one of {', '.join(BN_DATA)}")
+    if bn_data == "clean":
+        return splits.x_train, None
+    aug_cfg = cfg.get("augment") or {}
+    x_aug, _, _ = augment.static_expand(splits.x_train, splits.y_train, aug_cfg.get("static") or {},
+                                        cfg["train"]["seed"], data.data_dir(data_dir) / "augment", progress=False)
+    x = np.concatenate([splits.x_train, x_aug]) if len(x_aug) else splits.x_train
+    return x, augment.realtime_fn(aug_cfg.get("realtime") or {}, torch.Generator().manual_seed(seed))
 
 
 def make_soup(paths: list[str], weights: list[float] | None = None, out: str | Path | None = None,
               bn_images: int = 10000, data_dir=None, device: str = "auto", force: bool = False,
-              seed: int = 0, corruptions: bool = False) -> dict:
+              seed: int = 0, corruptions: bool = False, bn_data: str = "augmented") -> dict:
     """Average the runs at ``paths`` (run folders or ``best.pt`` files); write ``out/best.pt`` if ``out`` is given.
 
     Returns the soup's validation loss, NLL, accuracy and errors (with ``corruptions``,
@@ -113,9 +139,9 @@ def make_soup(paths: list[str], weights: list[float] | None = None, out: str | P
     dev = resolve_device(device)
     model = build_model(first["model"]).to(dev)
     model.load_state_dict(average([c["state_dict"] for c in ckpts], weights))
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(len(splits.y_train), min(bn_images, len(splits.y_train)), replace=False))
-    recompute_batchnorm(model, splits.x_train[pick], dev)
+    x_bn, warp = batchnorm_images(cfg, splits, bn_data, data_dir, seed)
+    pick = np.sort(np.random.default_rng(seed).choice(len(x_bn), min(bn_images, len(x_bn)), replace=False))
+    recompute_batchnorm(model, x_bn[pick], dev, warp=warp)
     logits = predict_logits(model, splits.x_val, dev)
     y_val = torch.as_tensor(splits.y_val)
     nll = float(F.cross_entropy(logits, y_val))
@@ -130,8 +156,8 @@ def make_soup(paths: list[str], weights: list[float] | None = None, out: str | P
 
         scorer = SimpleNamespace(logits=lambda x: predict_logits(model, x, dev).numpy())
         metrics["val_corruptions_mean"] = corruption_scores(scorer, data.Source("validation", splits.x_val, splits.y_val))["mean"]
-    recipe = {"ingredients": [str(p) for p in paths], "weights": weights, "bn_images": int(len(pick)),
-              "bn_seed": seed}
+    recipe = {"ingredients": [str(p) for p in paths], "weights": weights, "bn_data": bn_data,
+              "bn_images": int(len(pick)), "bn_seed": seed}
     result = {**metrics, "soup": recipe, "model": model,
               "ingredients": [{"path": str(p), "weight": w, **{k: c.get("metrics", {}).get(k) for k in ("val_loss", "val_acc")}}
                               for p, w, c in zip(paths, weights, ckpts)]}
