@@ -96,8 +96,6 @@ def batchnorm_images(cfg: dict, splits: data.Splits, bn_data: str, data_dir, see
     so the statistics describe the same mix as the runs' own did. ``clean``: the
     training images only; corrupted input then strays further from the statistics.
     """
-    if bn_data not in BN_DATA:
-        raise DigitlabError(f"unknown BatchNorm data {bn_data!r}; use one of {', '.join(BN_DATA)}")
     if bn_data == "clean":
         return splits.x_train, None
     aug_cfg = cfg.get("augment") or {}
@@ -129,6 +127,8 @@ def make_soup(paths: list[str], weights: list[float] | None = None, out: str | P
             raise DigitlabError(f"--out {out} is one of the ingredients; write the soup to a new folder")
     if bn_images < 1:
         raise DigitlabError("--bn-images must be at least 1")
+    if bn_data not in BN_DATA:
+        raise DigitlabError(f"unknown BatchNorm data {bn_data!r}; use one of {', '.join(BN_DATA)}")
     first = ckpts[0]
     cfg = first["config"]
     d = cfg["data"]
