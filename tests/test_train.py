@@ -136,3 +136,46 @@ def test_onecycle_with_reduce_lr_is_refused():
     for preset in ("onecycle", "robust"):
         cfg = config.resolve(preset)
         assert cfg["train"]["schedule"] == "onecycle" and not cfg["callbacks"]["early_stopping"]["enabled"]
+
+
+def test_fine_tuning_starts_from_the_named_weights_and_records_them(synthetic_npz, tmp_path, capsys, mnist_ready):
+    from digitlab.evaluate import evaluate
+    from digitlab.utils import sha256_file
+
+    start = tmp_path / "start"
+    first = train(synthetic_cfg(synthetic_npz, epochs=4), out_dir=start, progress=False)
+    # At lr 1e-5 one epoch barely moves a network: a fresh one stays near chance, the started one keeps its skill.
+    slow = {"train.lr": 1e-5}
+    fresh = train(synthetic_cfg(synthetic_npz, epochs=1, **slow), out_dir=tmp_path / "fresh", progress=False)
+    tuned = train(synthetic_cfg(synthetic_npz, epochs=1, **slow, **{"train.init_from": start}),
+                  out_dir=tmp_path / "tuned", progress=False)
+    assert tuned.best_val_acc >= first.best_val_acc - 0.05 and tuned.best_val_acc > fresh.best_val_acc + 0.2
+    best = torch.load(tmp_path / "tuned" / "best.pt", weights_only=True)
+    assert best["init"] == {"from": str(start), "sha256": sha256_file(start / "best.pt"), "same_split": True}
+    assert "another train/validation split" not in capsys.readouterr().err
+    # Started from a model trained on another split: it trains, but says validation is not held out.
+    other = train(synthetic_cfg(synthetic_npz, epochs=1, **slow, **{"train.init_from": start, "data.split_seed": 7}),
+                  out_dir=tmp_path / "other", progress=False)
+    assert "was trained on another train/validation split" in capsys.readouterr().err
+    assert torch.load(other.run_dir / "best.pt", weights_only=True)["init"]["same_split"] is False
+    rep = evaluate(other.run_dir, out_dir=tmp_path / "eval", latency=False, rejection=False)
+    assert any("not held out" in n for n in rep["notes"])
+    assert not any("not held out" in n for n in evaluate(tuned.run_dir, out_dir=tmp_path / "eval2", latency=False,
+                                                          rejection=False)["notes"])
+
+
+def test_init_from_refuses_another_architecture_in_one_line(synthetic_npz, tmp_path):
+    start = train(synthetic_cfg(synthetic_npz, epochs=1), out_dir=tmp_path / "start", progress=False).run_dir
+    res = run_cli("train", "--preset", "seed2", "--data", f"npz:{synthetic_npz}", "--init", start, "--dry-run")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "do not match this config's model section" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    res = run_cli("train", "--data", f"npz:{synthetic_npz}", "--init", tmp_path / "nothing", "--dry-run")
+    assert res.returncode == 2 and "model file not found" in res.stderr
+
+
+def test_finetune_preset_starts_from_the_shipped_model(mnist_ready):
+    cfg = config.resolve("finetune")
+    assert cfg["train"]["init_from"] == "shipped" and cfg["train"]["epochs"] == 5
+    res = run_cli("train", "--preset", "finetune", "--limit", "2000", "--dry-run")
+    assert res.returncode == 0, res.stderr[-1000:]
+    assert "dry run OK" in res.stdout and "another train/validation split" in res.stderr  # --limit changes the split

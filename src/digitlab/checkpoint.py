@@ -61,3 +61,15 @@ def load(path: str | os.PathLike) -> dict:
     if ckpt.get("format_version", 0) > FORMAT_VERSION:
         raise DigitlabError(f"{path} was written by a newer digitlab (format {ckpt['format_version']}); upgrade digitlab")
     return ckpt
+
+
+def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> dict:
+    """Copy the weights of the model at ``path`` (a run folder or ``.pt``) into ``model``; returns its checkpoint."""
+    ckpt = load(path)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, KeyError):
+        arch = ckpt.get("model", {}).get("arch", "?")
+        raise DigitlabError(f"{path} holds a {arch} network whose layers do not match this config's model section; "
+                            f"start from a model of the same architecture, or use its preset (e.g. --preset {arch})") from None
+    return ckpt

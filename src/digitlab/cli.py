@@ -68,6 +68,8 @@ def cmd_train(args) -> None:
         cfg = config.resolve(args.preset, args.config, sets)
         if args.data:
             cfg["data"]["sources"] = list(args.data)
+        if args.init:  # not through --set: a path is not YAML
+            cfg["train"]["init_from"] = args.init
         if args.dry_run:
             print(config.dump(cfg), end="")
             print(train.dry_run(cfg, args.data_dir))

@@ -56,6 +56,9 @@ def build_parser() -> Parser:
     t.add_argument("--out", metavar="DIR", help="run folder (default: runs/<date>-<preset>)")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (preset: auto)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last.pt")
+    t.add_argument("--init", metavar="MODEL",
+                   help="start from this model's weights (fine-tuning): run folder, .pt or 'shipped' (preset: "
+                        "train.init_from, null but for finetune)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (one line per epoch remains)")
     t.add_argument("--dry-run", action="store_true", help="resolve the config, load data, run one batch; write nothing")
 

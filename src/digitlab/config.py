@@ -112,6 +112,8 @@ def validate(cfg: dict) -> None:
         (d["limit"] is None or (isinstance(d["limit"], int) and d["limit"] >= 20), "data.limit must be null or a whole number >= 20"),
         (isinstance(d["sources"], list) and d["sources"], "data.sources must be a non-empty list, e.g. [mnist]"),
         (isinstance(cfg["model"].get("l2", 0), (int, float)) and cfg["model"].get("l2", 0) >= 0, "model.l2 must be >= 0"),
+        (t.get("init_from") is None or (isinstance(t["init_from"], str) and t["init_from"].strip()),
+         "train.init_from must be null, a run folder, a .pt file or 'shipped'"),
     ]
     if t.get("distill") is not None:  # see digitlab.distill; every key but targets_from is required
         dist = t["distill"] if isinstance(t["distill"], dict) else {}

@@ -145,6 +145,10 @@ def evaluate(model_path=None, data_specs: list[str] | None = None, out_dir=None,
         del sets["validation"]
         notes.append("No validation set: the members were selected on different splits, so no split is held out "
                      "from all of them (train them with the same data.split_seed).")
+    started = [m.path for m in members if (m.checkpoint.get("init") or {}).get("same_split") is False]
+    if started and "validation" in sets:
+        notes.append(f"Validation is not held out from the model{'s' if len(started) > 1 else ''} "
+                     f"{', '.join(map(str, started))} started from: it was trained on another split.")
     report = {
         "model": _members_info(members)[0] if single else {"ensemble": _members_info(members), "tta": tta,
                                                              "name": scorer.name},

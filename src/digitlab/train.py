@@ -26,10 +26,10 @@ from tqdm.auto import tqdm
 from . import augment, checkpoint, config as config_mod, data, distill, plots
 from .callbacks import build_callbacks
 from .errors import DigitlabError
-from .inference import predict_logits, to_input
+from .inference import predict_logits, shipped_model, to_input
 from .models import build_model, count_parameters
 from .preprocess import SPEC as PREPROCESSING
-from .utils import git_commit, library_versions, resolve_device, seed_everything, write_text_atomic
+from .utils import git_commit, library_versions, resolve_device, seed_everything, sha256_file, write_text_atomic
 
 HISTORY_FIELDS = ["epoch", "loss", "acc", "val_loss", "val_acc", "lr", "seconds"]
 
@@ -80,6 +80,27 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     """
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if device.type == "cpu" else model
+
+
+def start_from(model: torch.nn.Module, cfg: dict, pool_sha256: str) -> dict | None:
+    """``train.init_from``: fine-tune, starting from a finished model's weights (a run folder, a ``.pt``
+    file, or ``shipped`` for ``models/default.pt``) instead of a fresh draw; returns what the run records.
+
+    A start trained on another split may have seen this run's validation images, so
+    the run still trains but says, here and in its reports, that validation is not held out."""
+    src = cfg["train"].get("init_from")
+    if not src:
+        return None
+    path = shipped_model() if src == "shipped" else Path(src)
+    if path is None:
+        raise DigitlabError("train.init_from is 'shipped' but this install has no models/default.pt; name a run folder or .pt")
+    ckpt = checkpoint.load_weights(model, path)
+    same = config_mod.checkpoint_split_key(ckpt) == config_mod.split_key(cfg, pool_sha256)
+    if not same:
+        print(f"warning: {src} was trained on another train/validation split, so it may have seen this run's "
+              "validation images; validation scores of this run are not held out from it", file=sys.stderr)
+    file = path / "best.pt" if path.is_dir() else path
+    return {"from": str(src), "sha256": sha256_file(file), "same_split": same}
 
 
 def build_schedule(opt, t_cfg: dict, steps_per_epoch: int):
@@ -173,7 +194,9 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     d_cfg = t_cfg.get("distill")
     soft = (distill.targets(d_cfg, cfg, splits.pool_checksum, x_np, len(splits.y_train), run_dir, device, progress)
             if d_cfg else None)
-    model = prepare_model(build_model(cfg["model"]), device)
+    model = build_model(cfg["model"])
+    init = start_from(model, cfg, splits.pool_checksum) if state is None else state.get("init")
+    model = prepare_model(model, device)
     l2 = float(cfg["model"].get("l2", 0.0))
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     gen = torch.Generator().manual_seed(t_cfg["seed"])
@@ -182,7 +205,8 @@ def train(cfg: dict | None = None, out_dir: str | Path | None = None, resume: st
     sched = build_schedule(opt, t_cfg, math.ceil(n / bs))
     meta = {"config": cfg, "model": cfg["model"], "preprocessing": PREPROCESSING,
             "data": {**splits.describe(), "augmented": int(len(x_aug)), "augment_key": aug_info.get("key")},
-            "params": count_parameters(model), "git_commit": git_commit(), "versions": library_versions()}
+            "params": count_parameters(model), "git_commit": git_commit(), "versions": library_versions(),
+            "init": init}
 
     def save_best(epoch: int, logs: dict) -> None:
         checkpoint.save(run_dir / "best.pt", {**meta, "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
@@ -294,7 +318,9 @@ def dry_run(cfg: dict, data_dir: str | None = None) -> str:
     device = resolve_device(t_cfg["device"])
     seed_everything(t_cfg["seed"])
     splits = data.make_splits(d["sources"], d["val_fraction"], config_mod.split_seed(cfg), d["limit"], data_dir)
-    model = prepare_model(build_model(cfg["model"]), device)
+    model = build_model(cfg["model"])
+    start_from(model, cfg, splits.pool_checksum)
+    model = prepare_model(model, device)
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     if t_cfg.get("distill"):  # the teachers exist and share this run's split
         distill.load_teachers(t_cfg["distill"], cfg, splits.pool_checksum, device)
