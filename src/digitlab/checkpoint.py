@@ -63,13 +63,24 @@ def load(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> dict:
-    """Copy the weights of the model at ``path`` (a run folder or ``.pt``) into ``model``; returns its checkpoint."""
-    ckpt = load(path)
+
+def fill(model: torch.nn.Module, ckpt: dict, path: str | os.PathLike, hint: str) -> None:
+    """Copy ``ckpt``'s weights into ``model``, or say in one line why they do not fit (``hint``: what to do)."""
     try:
         model.load_state_dict(ckpt["state_dict"])
-    except (RuntimeError, KeyError):
-        arch = ckpt.get("model", {}).get("arch", "?")
-        raise DigitlabError(f"{path} holds a {arch} network whose layers do not match this config's model section; "
-                            f"start from a model of the same architecture, or use its preset (e.g. --preset {arch})") from None
-    return ckpt
+    except (RuntimeError, KeyError) as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
+        detail = lines[1] if len(lines) > 1 else lines[0]  # torch's first line only says "Error(s) in loading"
+        raise DigitlabError(f"{path}: its {ckpt.get('model', {}).get('arch', '?')!r} weights do not match "
+                            f"{hint} ({detail[:100]})") from None
+
+
+def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> tuple[dict, Path]:
+    """Copy the weights of the model at ``path`` (a run folder or ``.pt``) into ``model``; returns its
+    checkpoint and file."""
+    path = Path(path)
+    file = path / "best.pt" if path.is_dir() else path
+    ckpt = load(file)
+    fill(model, ckpt, file, "this config's model section; start from a model of the same architecture, or use "
+                            "its preset (--preset NAME)")
+    return ckpt, file

@@ -115,10 +115,7 @@ class Predictor:
             return cls.from_onnx(OnnxSession(path, threads))
         ckpt = checkpoint.load(path)
         model = build_model(ckpt["model"])
-        try:
-            model.load_state_dict(ckpt["state_dict"])
-        except (RuntimeError, KeyError) as e:
-            raise DigitlabError(f"{path}: weights do not match model {ckpt['model'].get('arch')!r} ({str(e).splitlines()[0][:100]})") from None
+        checkpoint.fill(model, ckpt, path, "the network its own config describes; re-train or re-export it")
         dev = resolve_device(device)
         model.to(dev).eval()
         return cls(model, ckpt, path, dev, calibrate.load(path))

@@ -95,12 +95,11 @@ def start_from(model: torch.nn.Module, cfg: dict, pool_sha256: str) -> dict | No
     if path is None:
         raise DigitlabError("train.init_from is 'shipped' but this install has no models/default.pt; "
                             "name a run folder or .pt file")
-    ckpt = checkpoint.load_weights(model, path)
+    ckpt, file = checkpoint.load_weights(model, path)
     same = config_mod.checkpoint_split_key(ckpt) == config_mod.split_key(cfg, pool_sha256)
     if not same:
         print(f"warning: the start, {path}, was trained on another train/validation split, so it may have seen "
               "this run's validation images; validation scores of this run are not held out from it", file=sys.stderr)
-    file = path / "best.pt" if path.is_dir() else path
     return {"from": str(src), "sha256": sha256_file(file), "same_split": same}
 
 
