@@ -63,7 +63,6 @@ def load(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-
 def fill(model: torch.nn.Module, ckpt: dict, path: str | os.PathLike, hint: str) -> None:
     """Copy ``ckpt``'s weights into ``model``, or say in one line why they do not fit (``hint``: what to do)."""
     try:
