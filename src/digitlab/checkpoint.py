@@ -46,10 +46,14 @@ def save(path: str | os.PathLike, payload: dict) -> None:
         torch.save(payload, tmp)
 
 
-def load(path: str | os.PathLike) -> dict:
+def model_file(path: str | os.PathLike) -> Path:
+    """The checkpoint a model path names: a run folder's ``best.pt``, else the path itself."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
+    return path / "best.pt" if path.is_dir() else path
+
+
+def load(path: str | os.PathLike) -> dict:
+    path = model_file(path)
     if not path.is_file():
         raise DigitlabError(f"model file not found: {path}; train one with `digitlab train` or pass --model PATH")
     try:
@@ -77,8 +81,7 @@ def fill(model: torch.nn.Module, ckpt: dict, path: str | os.PathLike, hint: str)
 def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> tuple[dict, Path]:
     """Copy the weights of the model at ``path`` (a run folder or ``.pt``) into ``model``; returns its
     checkpoint and file."""
-    path = Path(path)
-    file = path / "best.pt" if path.is_dir() else path
+    file = model_file(path)
     ckpt = load(file)
     fill(model, ckpt, file, "this config's model section; start from a model of the same architecture, or use "
                             "its preset (--preset NAME)")

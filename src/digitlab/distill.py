@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import checkpoint
 from .config import checkpoint_split_key, distill_copy_teachers, distill_targets_from, split_key
 from .errors import DigitlabError
 from .inference import Predictor, to_input
@@ -47,10 +48,9 @@ def load_teachers(d_cfg: dict, cfg: dict, pool_sha256: str, device: torch.device
     want = split_key(cfg, pool_sha256)
     teachers = {}
     for path in dict.fromkeys(d_cfg["teachers"] + distill_copy_teachers(d_cfg)):
-        p = Path(path)
-        if not (p.is_file() or (p / "best.pt").is_file()):
+        if not checkpoint.model_file(path).is_file():
             raise DigitlabError(f"teacher {path} not found: give a run folder or a .pt checkpoint")
-        t = Predictor.load(p, device=device.type, backend="torch")
+        t = Predictor.load(path, device=device.type, backend="torch")
         if checkpoint_split_key(t.checkpoint) != want:
             raise DigitlabError(f"teacher {path} was trained on another train/validation split; its training data may "
                                 "hold this run's validation images. Use teachers trained with the same data.sources, "

@@ -94,9 +94,7 @@ class Predictor:
         ``threads`` is onnxruntime's intra-op thread count (None: its default)."""
         if backend not in ("auto", *BACKENDS):
             raise DigitlabError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
-        path = Path(path) if path is not None else find_default_model()
-        if path.is_dir():
-            path = path / "best.pt"
+        path = checkpoint.model_file(path if path is not None else find_default_model())
         if backend == "onnx" and path.suffix != ".onnx":
             from .export import matching_export
 
