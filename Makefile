@@ -1,5 +1,5 @@
 # digitlab: `make app` opens the drawing app, `make run` trains the default preset end to end,
-# `make test` runs the tests.
+# `make test` runs the tests, `make lint` checks style (ruff).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PRESET ?= seed1
 PORT   ?= 8501
 
-.PHONY: help install app serve bench data run results train evaluate test test-all clean
+.PHONY: help install app serve bench data run results train evaluate test test-all lint format clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -37,7 +37,7 @@ run: data  ## main job: fetch MNIST, train the default preset, write its report
 	$(BIN)/digitlab train --preset $(PRESET)
 	$(BIN)/digitlab evaluate "$$(ls -t runs/*/best.pt | head -1)"  # the run just made
 
-# The runs behind docs/results.md; each line is one row there. Hours on a CPU:
+# The runs behind results/README.md; each line is one row there. Hours on a CPU:
 # about 95 min per seed1 run and 60 min per onecycle run on 2 cores. A run folder
 # that exists is not trained again (resume an interrupted one with
 # `digitlab train --resume runs/NAME`), so `make results` can be re-run.
@@ -46,7 +46,7 @@ RESULT_RUNS := \
 	"full-seed1 --preset seed1 --set augment.static.copies=0 --set augment.realtime.enabled=false" \
 	"onecycle-s42 --preset onecycle"
 
-results: data  ## reproduce docs/results.md: train each run in it, evaluate each, then the ensemble
+results: data  ## reproduce results/README.md's main rows: train each run, evaluate each, then the ensemble
 	@for r in $(RESULT_RUNS); do set -- $$r; dir=runs/$$1; shift; \
 	  if [ -e $$dir ]; then echo "$$dir exists: not training it again"; \
 	  else $(BIN)/digitlab train "$$@" --out $$dir || exit 1; fi; \
@@ -56,8 +56,16 @@ results: data  ## reproduce docs/results.md: train each run in it, evaluate each
 test: $(STAMP)  ## run the default (fast) test suite
 	$(BIN)/pytest
 
-test-all: $(STAMP)  ## run every test, the slow ones too
+test-all: $(STAMP)  ## run every test, the slow ones too (full-MNIST training: add about 5 min)
 	$(BIN)/pytest -m ''
+
+lint: $(STAMP)  ## ruff: lint and formatting check (the settings are in pyproject.toml)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP)  ## ruff: fix what can be fixed and reformat
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
 
 clean:  ## remove the virtual environment
 	rm -rf $(VENV)

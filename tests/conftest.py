@@ -1,5 +1,6 @@
 """Shared fixtures: synthetic digits (no download needed) and one short MNIST run
 that the evaluate / predict / CLI tests share."""
+
 from __future__ import annotations
 
 import os
@@ -14,13 +15,20 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def render_digit(digit: int, size: int = 28, font_size: int = 22, offset=(0, 0), angle: float = 0.0,
-                 stroke: int = 0) -> np.ndarray:
+def render_digit(
+    digit: int, size: int = 28, font_size: int = 22, offset=(0, 0), angle: float = 0.0, stroke: int = 0
+) -> np.ndarray:
     """A digit drawn with PIL's built-in font: white on black, uint8 (size, size)."""
     im = Image.new("L", (size, size))
-    ImageDraw.Draw(im).text((size / 2 + offset[0], size / 2 + offset[1]), str(digit), fill=255,
-                            font=ImageFont.load_default(size=font_size), anchor="mm", stroke_width=stroke,
-                            stroke_fill=255)
+    ImageDraw.Draw(im).text(
+        (size / 2 + offset[0], size / 2 + offset[1]),
+        str(digit),
+        fill=255,
+        font=ImageFont.load_default(size=font_size),
+        anchor="mm",
+        stroke_width=stroke,
+        stroke_fill=255,
+    )
     if angle:
         im = im.rotate(angle, resample=Image.Resampling.BILINEAR)
     return np.asarray(im)
@@ -29,7 +37,8 @@ def render_digit(digit: int, size: int = 28, font_size: int = 22, offset=(0, 0),
 def apply_static(name: str, x: np.ndarray, seed: int = 0) -> np.ndarray:
     """One static transform, forced on, applied to each image, with the robust preset's
     parameters (it has every static transform)."""
-    from digitlab import augment, config
+    from digitlab import augment
+    from digitlab.core import config
 
     static = config.resolve("robust")["augment"]["static"]
     pipe = augment.build_static(static, seed=seed, only=name, force=True)
@@ -38,13 +47,17 @@ def apply_static(name: str, x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 # Static expansion off for speed; real-time augmentation stays on, so determinism and
 # resume tests cover its random draws too.
-FAST_TRAIN = ["train.batch_size=64", "data.val_fraction=0.2", "callbacks.early_stopping.patience=50",
-              "augment.static.copies=0"]
+FAST_TRAIN = [
+    "train.batch_size=64",
+    "data.val_fraction=0.2",
+    "callbacks.early_stopping.patience=50",
+    "augment.static.copies=0",
+]
 
 
 def synthetic_cfg(synthetic_npz, epochs: int = 3, **extra) -> dict:
     """The seed1 preset made fast (``FAST_TRAIN``) on the synthetic digits; ``extra``: more ``--set`` keys."""
-    from digitlab import config
+    from digitlab.core import config
 
     sets = FAST_TRAIN + [f"train.epochs={epochs}"] + [f"{k}={v}" for k, v in extra.items()]
     cfg = config.resolve("seed1", sets=sets)
@@ -57,9 +70,17 @@ def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 10
     rng.shuffle(y)
-    x = np.stack([render_digit(int(d), font_size=int(rng.integers(17, 24)),
-                               offset=tuple(rng.integers(-2, 3, size=2)), angle=float(rng.uniform(-12, 12)))
-                  for d in y])
+    x = np.stack(
+        [
+            render_digit(
+                int(d),
+                font_size=int(rng.integers(17, 24)),
+                offset=tuple(rng.integers(-2, 3, size=2)),
+                angle=float(rng.uniform(-12, 12)),
+            )
+            for d in y
+        ]
+    )
     return x.astype(np.uint8), y.astype(np.int64)
 
 
@@ -74,8 +95,22 @@ def synthetic_npz(tmp_path_factory) -> Path:
 def run_cli(*args, cwd=None, timeout=600, env=None) -> subprocess.CompletedProcess:
     """Run ``digitlab`` in a fresh interpreter, as a user would."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "digitlab.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "digitlab", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=full_env,
+    )
+
+
+def pytest_collection_modifyitems(items):
+    # MNIST comes from the PyPI registry on first use, so every test that needs it needs the network
+    # once: marked here, by its fixtures, rather than by hand on each (-m "not network" runs offline).
+    for item in items:
+        if "mnist_ready" in item.fixturenames:
+            item.add_marker(pytest.mark.network)
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +129,22 @@ def mnist_run(mnist_ready, tmp_path_factory) -> Path:
     after these 2 epochs with it), and this check is about the training machinery.
     """
     out = tmp_path_factory.mktemp("runs") / "quick-seed1"
-    res = run_cli("train", "--preset", "seed1", "--limit", "6000", "--epochs", "2", "--out", out, "--no-progress",
-                  "--set", "augment.static.copies=0", "--set", "augment.realtime.enabled=false")
+    res = run_cli(
+        "train",
+        "--preset",
+        "seed1",
+        "--limit",
+        "6000",
+        "--epochs",
+        "2",
+        "--out",
+        out,
+        "--no-progress",
+        "--set",
+        "augment.static.copies=0",
+        "--set",
+        "augment.realtime.enabled=false",
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     return out
 
@@ -120,7 +169,8 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def shipped():
     """The model in models/: real accuracy without training in the test run."""
-    from digitlab.inference import Predictor, shipped_model
+    from digitlab.core.paths import shipped_model
+    from digitlab.inference import Predictor
 
     path = shipped_model()
     assert path is not None, "models/default.pt is missing"

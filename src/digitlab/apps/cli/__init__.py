@@ -1,0 +1,1 @@
+"""The ``digitlab`` command line: one parser builder per command (``parser``), one function each (``main``)."""

@@ -1,0 +1,203 @@
+"""The commands that use a finished model: ``predict``, ``export``, ``app`` and ``serve``.
+Each has its parser builder (``add_<name>``) beside the function that runs it (``cmd_<name>``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from digitlab.apps.server.api import configure_worker, create_app
+from digitlab.apps.streamlit.launch import streamlit_command
+from digitlab.core.errors import DigitlabError
+from digitlab.inference import load_model, write_submission
+from digitlab.inference.export import export_onnx
+
+from .parser import BACKENDS, formatter
+
+
+def add_predict(sub) -> None:
+    """``digitlab predict``."""
+    pr = sub.add_parser("predict", help="read digits from image files", formatter_class=formatter)
+    pr.add_argument("images", nargs="*", metavar="IMAGE", help="PNG/JPEG files, any size, either polarity")
+    pr.add_argument(
+        "--data", metavar="SOURCE", help="predict a whole dataset instead, e.g. csv:test.csv (labels optional)"
+    )
+    pr.add_argument("--out", metavar="FILE.csv", help="with --data: write a Kaggle submission (ImageId,Label)")
+    pr.add_argument(
+        "--model",
+        metavar="PATH",
+        help="run folder, .pt or .onnx file (default: the shipped models/default.pt, else the newest run)",
+    )
+    pr.add_argument("--json", action="store_true", help="one JSON object per line")
+    pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
+    pr.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="torch, or onnx: the .onnx export beside the model (auto: by file type)",
+    )
+
+
+def cmd_predict(args) -> None:
+    if bool(args.images) == bool(args.data):
+        raise DigitlabError("give image files or --data SOURCE (one of the two), e.g. digitlab predict digit.png")
+    if args.out and not args.data:
+        raise DigitlabError("--out writes predictions for a dataset; use it with --data SOURCE")
+    model = load_model(args.model, args.device, args.backend)
+    if args.data:
+        results = model.predict_source(args.data, args.data_dir)
+        if args.out:
+            write_submission(args.out, [r["digit"] for r in results])
+            print(f"wrote {args.out}: {len(results):,} predictions (ImageId,Label)")
+        for r in results if (args.json or not args.out) else []:
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "index": r["index"],
+                            "digit": r["digit"],
+                            "confidence": round(r["confidence"], 6),
+                            "probabilities": [round(p, 6) for p in r["probabilities"]],
+                        }
+                    )
+                )
+            else:
+                print(f"{r['index']}: {r['digit']} ({r['confidence']:.1%})")
+        return
+    for r in model.predict_files(args.images):
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "file": r["file"],
+                        "digit": r["digit"],
+                        "confidence": round(r["confidence"], 6),
+                        "probabilities": [round(p, 6) for p in r["probabilities"]],
+                        "empty": r["empty"],
+                        "sure": r["sure"],
+                    }
+                )
+            )
+        else:
+            note = (
+                "  (no ink found: blank image)"
+                if r["empty"]
+                else f"  (not sure: below the model's {model.threshold:.0%} threshold)"
+                if not r["sure"]
+                else ""
+            )
+            print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%}){note}")
+
+
+def add_export(sub) -> None:
+    """``digitlab export``."""
+    ex = sub.add_parser(
+        "export", help="export a model for fast inference (ONNX), checked against PyTorch", formatter_class=formatter
+    )
+    ex.add_argument(
+        "model",
+        nargs="?",
+        metavar="RUN_DIR_OR_MODEL",
+        help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)",
+    )
+    ex.add_argument("--format", default="onnx", choices=["onnx"], help="export format")
+    ex.add_argument("--out", metavar="FILE.onnx", help="where to write it (default: beside the model, <name>.onnx)")
+    ex.add_argument(
+        "--check-images",
+        type=int,
+        default=1000,
+        help="official test images on which ONNX and PyTorch must agree (max |diff| <= 1e-4, same digits)",
+    )
+    ex.add_argument(
+        "--force", action="store_true", help="replace an existing --out that is not an export of this model"
+    )
+
+
+def cmd_export(args) -> None:
+    if args.check_images < 1:
+        raise DigitlabError("--check-images must be at least 1")
+    r = export_onnx(args.model, args.out, args.data_dir, args.check_images, args.force)
+    print(f"wrote {r['path']} ({r['bytes'] / 1e6:.2f} MB) from {r['source']}")
+    print(
+        f"checked on {r['images']:,} official test images: max |onnx - torch| = {r['max_abs_diff']:.2e} "
+        f"(limit {r['tolerance']:.0e}), same digit for {r['same_digit']:,} of {r['images']:,}"
+    )
+
+
+def add_app(sub) -> None:
+    """``digitlab app``."""
+    ap = sub.add_parser("app", help="start the drawing app (Streamlit) on this machine", formatter_class=formatter)
+    ap.add_argument(
+        "--model",
+        metavar="PATH",
+        help="run folder or .pt file (default: the shipped models/default.pt, else the newest run)",
+    )
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 exposes it to your network)")
+    ap.add_argument("--port", type=int, default=8501, help="port to listen on")
+
+
+def cmd_app(args) -> int:
+    model = load_model(args.model)  # fail here, in one line, not inside the page
+    _check_listen(args.host, args.port)
+    print(f"digitlab app: model {model.path}; open http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    cmd = streamlit_command(Path(model.path), args.host, args.port)
+    # Become Streamlit rather than wait on it: a SIGTERM to `digitlab app` must stop the server,
+    # not leave it running orphaned (a child process would survive its parent's termination).
+    os.execv(cmd[0], cmd)
+
+
+def add_serve(sub) -> None:
+    """``digitlab serve``."""
+    sv = sub.add_parser("serve", help="REST API and live drawing page (FastAPI + uvicorn)", formatter_class=formatter)
+    sv.add_argument(
+        "--model",
+        metavar="PATH",
+        help="run folder, .pt or .onnx file (default: the shipped models/default.pt, else the newest run)",
+    )
+    sv.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="torch, or onnx (auto: onnx when an up-to-date export is beside the model)",
+    )
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 exposes it to your network)")
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on")
+    sv.add_argument("--workers", type=int, default=1, help="server processes, each with its own copy of the model")
+
+
+def cmd_serve(args) -> None:
+    if args.workers < 1:
+        raise DigitlabError("--workers must be at least 1")
+    _check_listen(args.host, args.port)
+    configure_worker()
+    app = create_app(args.model, args.backend)  # load once here, so a bad --model fails in one line
+    print(f"digitlab serve: open http://{args.host}:{args.port} (API docs at /docs); Ctrl-C stops it", flush=True)
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        return
+    os.environ["DIGITLAB_SERVE_MODEL"] = args.model or ""
+    os.environ["DIGITLAB_SERVE_BACKEND"] = args.backend
+    uvicorn.run(
+        "digitlab.apps.server.api:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+
+
+def _check_listen(host: str, port: int) -> None:
+
+    if not 1 <= port <= 65535:
+        raise DigitlabError(f"--port {port} is not a port number; use 1-65535")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise DigitlabError(f"cannot listen on {host}:{port} ({e.strerror}); pick another with --port") from None

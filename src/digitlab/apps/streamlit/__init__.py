@@ -1,0 +1,1 @@
+"""The Streamlit drawing app (``app``, run by Streamlit as a script) and its launcher."""

@@ -1,0 +1,200 @@
+"""The drawing app: draw a digit (mouse, pen or touch) or upload a photo of one,
+and watch the prediction. Started by ``digitlab app``; run it by hand with
+``streamlit run src/digitlab/app.py -- --model PATH``.
+
+Only the page lives here. Preprocessing and prediction are
+:meth:`digitlab.inference.Predictor.predict_image`, the same path as
+``digitlab predict``. For tests and tools the shown prediction is the element
+``#prediction``: its ``data-digit`` holds the digit, and is empty while there is
+none (empty canvas, or "not sure"); ``data-state`` is ``empty``, ``sure`` or
+``unsure``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import sys
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from digitlab.apps.streamlit.launch import MAX_UPLOAD_MB  # also Streamlit's server.maxUploadSize
+from digitlab.core.errors import DigitlabError
+from digitlab.data import load_image
+from digitlab.inference import Predictor, find_default_model
+
+CANVAS = 280  # CSS pixels; the synthetic drawings in digitlab.data.drawings use the same field
+
+STYLE = """<style>
+#prediction .digit { font-size: 6rem; font-weight: 700; line-height: 1; }
+#prediction .unsure { font-size: 2.2rem; font-weight: 600; line-height: 1.3; }
+#prediction .hint { font-size: 1.1rem; opacity: 0.75; }
+</style>"""
+
+
+def _model_arg() -> str | None:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--model", default=None)
+    return p.parse_known_args(sys.argv[1:])[0].model
+
+
+@st.cache_resource(show_spinner="Loading the model...")
+def get_predictor(path: str) -> Predictor:
+    return Predictor.load(path)
+
+
+def prediction_html(result: dict | None, hint: str) -> str:
+    """The ``#prediction`` element for a result of ``predict_image`` (None: nothing to show)."""
+    if result is None or result["empty"]:
+        return f'<div id="prediction" data-digit="" data-state="empty"><p class="hint">{html.escape(hint)}</p></div>'
+    conf = result["confidence"]
+    if not result["sure"]:
+        a, b = result["top2"]
+        return (
+            f'<div id="prediction" data-digit="" data-state="unsure" data-top2="{a},{b}" data-confidence="{conf:.4f}">'
+            f'<div class="unsure">Not sure: {a} or {b}?</div>'
+            f'<p class="hint">Best guess {a} at {conf:.0%}; try writing it larger and clearer.</p></div>'
+        )
+    d = result["digit"]
+    return (
+        f'<div id="prediction" data-digit="{d}" data-state="sure" data-confidence="{conf:.4f}">'
+        f'<div class="digit">{d}</div><p>{conf:.1%} confident</p></div>'
+    )
+
+
+def show_result(result: dict | None, hint: str) -> None:
+    st.html(prediction_html(result, hint))
+    if result is None or result["empty"]:
+        return
+    probs = pd.DataFrame({"probability": result["probabilities"]}, index=[str(d) for d in range(10)])
+    probs.index.name = "digit"
+    st.bar_chart(probs, height=180, y_label="probability", x_label="digit")
+    seen = np.kron(result["input"], np.ones((5, 5), np.float32))  # crisp pixels, not browser smoothing
+    st.image(seen, caption="What the model saw: 28x28, prepared like MNIST", width=140, clamp=True)
+
+
+def load_into_canvas(objects: list) -> None:
+    """Make the canvas show ``objects``: a changed initial_drawing (a new revision
+    number, even for the same objects) makes it load them and send its image back."""
+    ss = st.session_state
+    ss.rev = ss.get("rev", 0) + 1
+    ss.initial = {"objects": objects, "digitlab_rev": ss.rev}
+
+
+def draw_tab(pred: Predictor, brush: int) -> None:
+    # Imported here: the component registers itself on import, which needs a running Streamlit.
+    from streamlit_drawable_canvas import st_canvas
+
+    ss = st.session_state
+    ss.setdefault("initial", {"objects": []})
+    ss.setdefault("objects", [])
+
+    def replace_drawing(objects: list) -> None:
+        load_into_canvas(objects)
+        ss.objects = objects
+        ss.result = None
+
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        canvas = st_canvas(
+            stroke_width=brush,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=CANVAS,
+            width=CANVAS,
+            drawing_mode="freedraw",
+            initial_drawing=ss.initial,
+            return_image_data=True,
+            update_streamlit=True,
+            key="canvas",
+        )
+        objects = (canvas.json_data or {}).get("objects", [])
+        image = canvas.image_data
+        # Right after Undo/Clear the canvas still reports the old drawing until it
+        # has loaded the new one; only a drawing that matches is read.
+        if image is not None and len(objects) >= len(ss.initial["objects"]):
+            ss.objects = objects
+            ss.result = pred.predict_image(image) if objects else None
+        b1, b2, _ = st.columns([1, 1, 2])
+        b1.button(
+            "Undo",
+            on_click=lambda: replace_drawing(ss.objects[:-1]),
+            disabled=not ss.objects,
+            key="undo",
+            use_container_width=True,
+        )
+        b2.button(
+            "Clear",
+            on_click=lambda: replace_drawing([]),
+            disabled=not ss.objects,
+            key="clear",
+            use_container_width=True,
+        )
+    with right:
+        show_result(ss.get("result"), "Draw a digit in the black box: the prediction appears when you lift the pen.")
+
+
+def upload_tab(pred: Predictor) -> None:
+    left, right = st.columns([1, 1], gap="large")
+    result = None
+    with left:
+        up = st.file_uploader(
+            f"A PNG or JPEG of one digit, either polarity, up to {MAX_UPLOAD_MB} MB "
+            "(a phone photo of a digit on paper works)",
+            type=["png", "jpg", "jpeg"],
+            key="upload",
+        )
+        if up is not None:
+            if up.size > MAX_UPLOAD_MB * 1024 * 1024:
+                st.error(f"{up.name} is {up.size / 1e6:.1f} MB; upload an image under {MAX_UPLOAD_MB} MB")
+            else:
+                try:
+                    image = load_image(up.getvalue(), name=up.name)
+                    result = pred.predict_image(image)
+                except DigitlabError as e:
+                    st.error(str(e))
+                else:
+                    st.image(image, caption=up.name, width=240)
+    with right:
+        show_result(result, "Upload an image to read the digit in it.")
+
+
+def main() -> None:
+    st.set_page_config(page_title="digitlab: draw a digit", page_icon="✍️", layout="wide")
+    st.html(STYLE)
+    try:
+        path = _model_arg() or str(find_default_model())
+        pred = get_predictor(path)
+    except DigitlabError as e:
+        st.error(f"{e}")
+        st.stop()
+    st.title("digitlab: draw a digit")
+    with st.sidebar:
+        st.header("Settings")
+        brush = st.slider("Brush width (pixels)", 4, 40, 18, key="brush")
+        st.header("Model")
+        metrics = pred.checkpoint.get("metrics", {})
+        st.markdown(
+            f"`{pred.path.parent.name}/{pred.path.name}`  \n{pred.checkpoint['model']['arch']}, epoch {metrics.get('epoch', '?')}"
+        )
+        cal = "chosen on its validation set" if pred.calibration else "a default: run `digitlab evaluate` to choose it"
+        st.markdown(f'"Not sure" below {pred.threshold:.0%} confidence ({cal}).')
+    tabs = st.tabs(["Draw", "Upload"], key="tab", on_change="rerun")
+    # Only the open tab runs, so the page holds one #prediction.
+    ss = st.session_state
+    if tabs[0].open:
+        if ss.get("upload_was_open") and ss.get("objects"):
+            load_into_canvas(ss.objects)  # the canvas was unmounted: give it back its drawing
+        ss.upload_was_open = False
+        with tabs[0]:
+            draw_tab(pred, brush)
+    else:
+        ss.upload_was_open = True
+        with tabs[1]:
+            upload_tab(pred)
+
+
+if __name__ == "__main__":  # how Streamlit runs a script; importing it (tests) draws nothing
+    main()

@@ -1,0 +1,28 @@
+"""Files that come with digitlab: the preset configs and the shipped model.
+
+In a source checkout they are ``configs/`` and ``models/`` at the top of the
+repository; a built wheel carries them as ``digitlab/_data/configs`` and
+``digitlab/_data/models``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1]  # src/digitlab
+SHIPPED_NAME = "default.pt"
+
+
+def _bundled(name: str) -> Path:
+    packaged = PACKAGE / "_data" / name
+    return packaged if packaged.is_dir() else PACKAGE.parents[1] / name
+
+
+def configs_dir() -> Path:
+    return _bundled("configs")
+
+
+def shipped_model() -> Path | None:
+    """The model that comes with digitlab (``models/default.pt``), if this install has it."""
+    path = _bundled("models") / SHIPPED_NAME
+    return path if path.is_file() else None

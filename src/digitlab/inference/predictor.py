@@ -1,0 +1,208 @@
+"""Inference: load a checkpoint and predict digits from arrays or image files.
+
+This is the Python API most users want::
+
+    import digitlab
+    model = digitlab.load_model("runs/2026-11-21-seed1/best.pt")
+    model.predict_files(["seven.png"])[0]   # {'digit': 7, 'confidence': 0.998, ...}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from digitlab.core import checkpoint
+from digitlab.core.errors import DigitlabError
+from digitlab.core.io import write_text_atomic
+from digitlab.core.paths import shipped_model
+from digitlab.core.rundir import model_file, newest_run
+from digitlab.core.runinfo import resolve_device
+from digitlab.data import load_image, load_source, prepare_batch, prepare_image
+from digitlab.models import build_model, count_parameters
+
+from .calibrate import DEFAULT_THRESHOLD
+from .calibrate import load as load_calibration
+from .onnx_runtime import OnnxSession, matching_export
+
+
+def to_input(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 (N,28,28) 0-255 or float (N,28,28) 0-1 to a float (N,1,28,28) tensor on ``device``."""
+    t = torch.as_tensor(x).to(device, non_blocking=True)
+    if t.dtype == torch.uint8:
+        t = t.float().div_(255.0)
+    else:
+        t = t.float()
+    return t.reshape(-1, 1, 28, 28)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: torch.nn.Module, x, device: torch.device | None = None, batch_size: int = 1024
+) -> torch.Tensor:
+    """Logits for (N,28,28) images, in eval mode, on CPU at the end."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = [model(to_input(x[i : i + batch_size], device)).float().cpu() for i in range(0, len(x), batch_size)]
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, 10)
+
+
+def find_default_model(runs_dir: str | os.PathLike = "runs") -> Path:
+    """The shipped model, else the newest ``runs/*/best.pt``."""
+    found = shipped_model() or newest_run(runs_dir)
+    if found is None:
+        raise DigitlabError("no model found: train one with `digitlab train --preset seed1` or pass a model path")
+    return found
+
+
+BACKENDS = ("torch", "onnx")
+
+
+@dataclass
+class Predictor:
+    """A trained network plus everything recorded about it in its checkpoint.
+
+    ``backend`` is ``torch`` (``model`` is the network) or ``onnx`` (``session``
+    runs a digitlab ``.onnx`` export with onnxruntime; ``model`` is None).
+    """
+
+    model: torch.nn.Module | None
+    checkpoint: dict
+    path: Path
+    device: torch.device
+    calibration: dict | None = None
+    backend: str = "torch"
+    session: object | None = None
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike | None = None,
+        device: str = "auto",
+        backend: str = "auto",
+        threads: int | None = None,
+    ) -> Predictor:
+        """A ``.pt`` checkpoint or run folder, or a ``.onnx`` export. ``backend="onnx"`` with a
+        checkpoint uses the export beside it (``<model>.onnx``, from ``digitlab export``);
+        ``threads`` is onnxruntime's intra-op thread count (None: its default)."""
+        if backend not in ("auto", *BACKENDS):
+            raise DigitlabError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        path = model_file(path if path is not None else find_default_model())
+        if backend == "onnx" and path.suffix != ".onnx":
+            session = matching_export(path, threads) if path.is_file() else None
+            if session is None:
+                raise DigitlabError(
+                    f"no ONNX export of {path} beside it; make one with `digitlab export {path} --format onnx`"
+                )
+            return cls.from_onnx(session)
+        if path.suffix == ".onnx":
+            if backend == "torch":
+                raise DigitlabError(f"{path} is an ONNX model; use --backend onnx, or the .pt checkpoint it came from")
+            if not path.is_file():
+                raise DigitlabError(f"model file not found: {path}")
+            return cls.from_onnx(OnnxSession(path, threads))
+        ckpt = checkpoint.load(path)
+        model = build_model(ckpt["model"])
+        checkpoint.fill(model, ckpt, path, "the network its own config describes; re-train or re-export it")
+        dev = resolve_device(device)
+        model.to(dev).eval()
+        return cls(model, ckpt, path, dev, load_calibration(path))
+
+    @classmethod
+    def from_onnx(cls, session) -> Predictor:
+        """A predictor for an :class:`digitlab.inference.onnx_runtime.OnnxSession`: its metadata is the checkpoint."""
+        return cls(
+            None, session.meta, session.path, torch.device("cpu"), session.meta.get("calibration"), "onnx", session
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a prepared float (N, 1, 28, 28) tensor, on the tensor's device."""
+        if self.session is None:
+            return self.model(x.to(self.device)).float()
+        return torch.from_numpy(self.session.run(x.detach().cpu().numpy().astype(np.float32))).to(x.device)
+
+    @property
+    def parameters(self) -> dict:
+        """Trainable and total (Keras-style) parameter counts."""
+        if self.session is not None:
+            return self.checkpoint["parameters"]
+        return count_parameters(self.model)
+
+    @property
+    def temperature(self) -> float:
+        """Logits are divided by this before softmax (1.0 until ``digitlab evaluate`` fits it)."""
+        return float(self.calibration.get("temperature", 1.0)) if self.calibration else 1.0
+
+    @property
+    def threshold(self) -> float:
+        """Below this top probability the answer is "not sure" (see :mod:`digitlab.inference.calibrate`)."""
+        return float(self.calibration["threshold"]) if self.calibration else DEFAULT_THRESHOLD
+
+    def predict_image(self, image) -> dict:
+        """Everything a person wants to see about one outside image (canvas, upload, file):
+        :meth:`predict_images`' answer plus ``input``, the 28x28 float image the model saw."""
+        x = prepare_image(image)
+        r = self.predict_prepared(x[None])[0]
+        r["input"] = x
+        return r
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Raw network outputs (N, 10) for MNIST-style images (N, 28, 28)."""
+        if self.session is not None:
+            return self.session.logits(x)
+        return predict_logits(self.model, x, self.device).numpy()
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Temperature-scaled softmax probabilities (N, 10) for MNIST-style images (N, 28, 28)."""
+        z = self.logits(x) / self.temperature
+        e = np.exp(z - z.max(axis=1, keepdims=True))  # numpy: a torch round trip costs more than this at batch 1
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict_array(self, x: np.ndarray) -> list[dict]:
+        probs = self.probabilities(np.asarray(x))
+        return [
+            {"digit": int(p.argmax()), "confidence": float(p.max()), "probabilities": [float(v) for v in p]}
+            for p in probs
+        ]
+
+    def predict_prepared(self, x: np.ndarray) -> list[dict]:
+        """:meth:`predict_array` for prepared outside images, plus ``empty`` (no ink, so no
+        prediction), ``sure`` (confidence reaches :attr:`threshold`) and ``top2``."""
+        results = self.predict_array(x)
+        for r, xi in zip(results, x):
+            r["empty"] = not bool(xi.any())
+            r["sure"] = (not r["empty"]) and r["confidence"] >= self.threshold
+            r["top2"] = [int(d) for d in np.argsort(r["probabilities"])[::-1][:2]]
+        return results
+
+    def predict_images(self, images) -> list[dict]:
+        """Any images (PIL, arrays, paths) through the one preprocessing function."""
+        return self.predict_prepared(prepare_batch(images))
+
+    def predict_source(self, spec: str, data_dir=None) -> list[dict]:
+        """Every image of a dataset source (``csv:FILE``, ``npz:FILE``, ...), labelled or not."""
+        results = self.predict_array(load_source(spec, data_dir).x)
+        for i, r in enumerate(results):
+            r["index"] = i
+        return results
+
+    def predict_files(self, paths) -> list[dict]:
+        results = self.predict_images([load_image(p) for p in paths])
+        for r, p in zip(results, paths):
+            r["file"] = str(p)
+        return results
+
+
+def load_model(path: str | os.PathLike | None = None, device: str = "auto", backend: str = "auto") -> Predictor:
+    return Predictor.load(path, device, backend)
+
+
+def write_submission(path: str | os.PathLike, digits: list[int]) -> None:
+    """Kaggle digit-recognizer submission: ``ImageId,Label``, ImageId counting from 1."""
+    write_text_atomic(path, "ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(digits, 1)))

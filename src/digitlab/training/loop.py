@@ -1,0 +1,293 @@
+"""Training: Adam with per-tensor gradient clipping, L2 on the dense kernel, and
+Keras-style callbacks (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau).
+
+:func:`train` reads top to bottom: open the run folder (new, or ``--resume``),
+:func:`build` the parts (data and static copies, teacher targets, model,
+optimizer, schedule), restore a resumed run's state, then :func:`fit` runs
+:func:`train_one_epoch` and the callbacks until the end. :func:`dry_run` uses
+the same :func:`build` and takes one step.
+
+:func:`build` and :class:`Parts` are in :mod:`digitlab.training.build`. A run folder
+(:class:`digitlab.core.rundir.RunDir`) holds ``config.yaml``,
+``best.pt``, ``last.pt``, ``history.csv`` and ``curves.png``. ``last.pt`` is
+written after every epoch, so Ctrl-C (or a crash) loses at most the epoch in
+progress, and ``--resume`` continues with the same optimizer, callback and RNG
+state. On CPU the same seed gives the same history; on CUDA, cuDNN's
+convolution algorithms are not bit-exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from digitlab.core import checkpoint, plots
+from digitlab.core import config as config_mod
+from digitlab.core.errors import DigitlabError
+from digitlab.core.io import write_text_atomic
+from digitlab.core.rundir import RunDir
+from digitlab.inference import to_input
+from digitlab.models import count_parameters
+
+from .build import Parts, build
+from .callbacks import Callback, build_callbacks
+from .step import evaluate_split, train_step
+
+HISTORY_FIELDS = ["epoch", "loss", "acc", "val_loss", "val_acc", "lr", "seconds"]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    best_epoch: int
+    best_val_acc: float
+    best_val_loss: float
+    epochs_run: int
+    seconds: float
+    interrupted: bool = False
+
+
+def _weights(model: torch.nn.Module) -> dict:
+    return {k: v.cpu() for k, v in model.state_dict().items()}
+
+
+def save_best(p: Parts, run: RunDir, epoch: int, logs: dict) -> None:
+    checkpoint.save(
+        run.best,
+        {
+            **p.meta(),
+            "state_dict": _weights(p.model),
+            "metrics": {"epoch": epoch, **logs},
+            "created": dt.datetime.now().isoformat(timespec="seconds"),
+        },
+    )
+
+
+def save_last(p: Parts, run: RunDir, callbacks: dict, history: list, epoch: int, stopped_early: bool = False) -> None:
+    cuda = torch.cuda.get_rng_state() if p.device.type == "cuda" else None
+    checkpoint.save(
+        run.last,
+        {
+            **p.meta(),
+            "state_dict": _weights(p.model),
+            "epoch": epoch,
+            "stopped_early": stopped_early,
+            "optimizer": p.opt.state_dict(),
+            "schedule": p.sched.state_dict() if p.sched is not None else None,
+            "callbacks": {n: cb.state_dict() for n, cb in callbacks.items()},
+            "history": history,
+            "rng": {"data": p.gen.get_state(), "torch": torch.get_rng_state(), "cuda": cuda},
+        },
+    )
+
+
+def restore(p: Parts, callbacks: dict, state: dict) -> list[dict]:
+    """Put a resumed run back where ``last.pt`` left it; returns its history so far."""
+    p.model.load_state_dict(state["state_dict"])
+    p.opt.load_state_dict(state["optimizer"])
+    if p.sched is not None:
+        p.sched.load_state_dict(state["schedule"])
+    for name, cb in callbacks.items():
+        cb.load_state_dict(state["callbacks"].get(name, {}))  # a callback switched on after the start has none
+    p.gen.set_state(state["rng"]["data"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if p.device.type == "cuda" and state["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state(state["rng"]["cuda"])
+    return list(state["history"])
+
+
+def train_one_epoch(p: Parts, x: torch.Tensor, y: torch.Tensor, desc: str, progress: bool) -> dict:
+    """One pass over the training images in a fresh order; running loss and accuracy (training mode)."""
+    p.model.train()
+    t_cfg, d_cfg = p.cfg["train"], p.cfg["train"]["distill"]
+    n, bs, t0 = len(y), t_cfg["batch_size"], time.perf_counter()
+    perm = torch.randperm(n, generator=p.gen).to(p.device)
+    tot_loss = torch.zeros((), device=p.device)
+    tot_correct = torch.zeros((), device=p.device, dtype=torch.long)
+    seen = 0
+    bar = tqdm(
+        range(0, n, bs), desc=desc, unit="batch", leave=False, disable=not progress, file=sys.stderr, dynamic_ncols=True
+    )
+    for i in bar:
+        idx = perm[i : i + bs]
+        xb, yb = to_input(x[idx], p.device), y[idx]
+        if p.realtime is not None:
+            xb = p.realtime(xb)
+        teacher = None if p.soft is None else (p.soft[idx], d_cfg["alpha"], d_cfg["temperature"])
+        logits, loss = train_step(p.model, p.opt, xb, yb, p.l2, t_cfg["clipnorm"], teacher)
+        if p.sched is not None:
+            p.sched.step()
+        tot_loss += loss * len(yb)
+        tot_correct += (logits.argmax(1) == yb).sum()
+        seen += len(yb)
+        if progress and (i // bs) % 5 == 0:  # .item() waits for the device: not on every batch
+            bar.set_postfix(
+                loss=f"{tot_loss.item() / seen:.4f}",
+                acc=f"{tot_correct.item() / seen:.4f}",
+                img_s=f"{seen / (time.perf_counter() - t0):.0f}",
+            )
+    bar.close()
+    return {"loss": tot_loss.item() / seen, "acc": tot_correct.item() / seen}
+
+
+def _history_csv(history: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for row in history:
+        w.writerow({k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in HISTORY_FIELDS})
+    return buf.getvalue()
+
+
+def end_epoch(
+    p: Parts, run: RunDir, callbacks: dict[str, Callback], history: list, epoch: int, logs: dict, t0: float
+) -> bool:
+    """Validate, run the callbacks and save ``last.pt`` with the epoch in its history; True to stop."""
+    logs["val_loss"], logs["val_acc"] = evaluate_split(p.model, p.splits.x_val, p.splits.y_val, p.l2, p.device)
+    lr_used = p.opt.param_groups[0]["lr"]  # one-cycle: the rate the next epoch starts with
+    if not all(math.isfinite(v) for v in logs.values()):
+        raise DigitlabError(f"training diverged at epoch {epoch} (loss {logs['loss']}); lower train.lr")
+    stopped = False
+    for cb in callbacks.values():
+        stopped = cb.on_epoch_end(epoch, logs, p.model) or stopped
+    history.append({"epoch": epoch, **logs, "lr": lr_used, "seconds": time.perf_counter() - t0})  # validation too
+    save_last(p, run, callbacks, history, epoch, stopped)
+    return stopped
+
+
+def report_epoch(p: Parts, run: RunDir, history: list) -> None:
+    """``history.csv``, ``curves.png`` and one line on stderr for the epoch just saved."""
+    write_text_atomic(run.history, _history_csv(history))
+    plots.training_curves(history, run.curves)
+    h = history[-1]
+    print(
+        f"epoch {h['epoch']:3d}  loss {h['loss']:.4f}  acc {h['acc']:.4f}  val_loss {h['val_loss']:.4f}  "
+        f"val_acc {h['val_acc']:.4f}  lr {h['lr']:.2g}  {h['seconds']:.1f}s ({len(p.y) / h['seconds']:.0f} img/s)",
+        file=sys.stderr,
+    )
+
+
+def fit(p: Parts, run: RunDir, callbacks: dict, history: list, progress: bool) -> bool:
+    """Train from the epoch after ``history``'s last to the end or an early stop; True when interrupted."""
+    start, epochs = len(history) + 1, p.cfg["train"]["epochs"]
+    x, y = torch.from_numpy(p.x).to(p.device), torch.from_numpy(p.y).to(p.device)
+    saved = start - 1
+    try:
+        if start == 1:
+            save_last(p, run, callbacks, history, 0)
+        for epoch in range(start, epochs + 1):
+            t0 = time.perf_counter()
+            logs = train_one_epoch(p, x, y, f"epoch {epoch}/{epochs}", progress)
+            stopped = end_epoch(p, run, callbacks, history, epoch, logs, t0)
+            saved = epoch
+            # last.pt before history.csv: a Ctrl-C between the two must never leave a history.csv row
+            # that last.pt cannot resume from.
+            report_epoch(p, run, history)
+            if stopped:
+                break
+    except KeyboardInterrupt:
+        print(
+            f"\nInterrupted. {run.last} holds the state after epoch {saved}; "
+            f"continue with: digitlab train --resume {run}",
+            file=sys.stderr,
+        )
+        return True
+    for cb in callbacks.values():
+        cb.on_train_end(p.model)
+    return False
+
+
+def open_run(cfg: dict | None, out_dir, resume, max_epochs: int | None) -> tuple[RunDir, dict, dict | None]:
+    """The run folder, its config and, when resuming, the state in its ``last.pt``."""
+    if resume is None:
+        cfg = config_mod.complete(cfg)  # a config built by hand gets base's value for any key it leaves out
+        run = RunDir(out_dir) if out_dir else RunDir.new(cfg.get("preset", "run"))  # a hand-made config may name none
+        if run.holds_run():
+            raise DigitlabError(f"{run} already holds a run; pass --resume {run} or choose another --out")
+        return run, cfg, None
+    run = RunDir(resume)
+    if not run.last.is_file():
+        raise DigitlabError(f"{run} has no last.pt to resume from; start a new run without --resume")
+    state = checkpoint.load(run.last)
+    cfg = config_mod.complete(state["config"])
+    if state.get("stopped_early"):  # absent from runs saved before early stopping was recorded
+        raise DigitlabError(
+            f"{run} already finished (early stopping after epoch {state['epoch']}); start a new run to train further"
+        )
+    if max_epochs and max_epochs != cfg["train"]["epochs"]:
+        if cfg["train"]["schedule"] == "onecycle":
+            raise DigitlabError(
+                f"{run} uses a one-cycle schedule fixed to {cfg['train']['epochs']} epochs; "
+                "resume without --epochs, or start a new run"
+            )
+        cfg["train"]["epochs"] = max_epochs
+    return run, cfg, state
+
+
+def train(
+    cfg: dict | None = None,
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    data_dir: str | None = None,
+    progress: bool = True,
+    max_epochs: int | None = None,
+) -> RunResult:
+    """Train from a resolved config into a new run folder, or ``resume`` one."""
+    run, cfg, state = open_run(cfg, out_dir, resume, max_epochs)
+    p = build(cfg, run, data_dir, progress, state)
+    callbacks = build_callbacks(cfg["callbacks"], p.opt, lambda epoch, logs: save_best(p, run, epoch, logs))
+    if state is not None:
+        history = restore(p, callbacks, state)
+        print(f"Resuming {run} at epoch {len(history) + 1}", file=sys.stderr)
+    else:
+        history = []
+        run.path.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run.config, config_mod.dump(cfg))
+    print(
+        f"Training {cfg['model']['arch']} on {len(p.y):,} images ({len(p.splits.y_val):,} validation) on "
+        f"{p.device}{', real-time augmentation on' if p.realtime else ''}; run folder {run}",
+        file=sys.stderr,
+    )
+    interrupted = fit(p, run, callbacks, history, progress)
+    return summarise(run, history, interrupted)
+
+
+def summarise(run: RunDir, history: list[dict], interrupted: bool) -> RunResult:
+    seconds = sum(h["seconds"] for h in history)
+    best = min(history, key=lambda h: h["val_loss"]) if history else {"epoch": 0, "val_acc": 0.0, "val_loss": math.inf}
+    if not interrupted:
+        print(
+            f"Done: {len(history)} epochs in {seconds / 60:.1f} min; best epoch {best['epoch']} "
+            f"(val_loss {best['val_loss']:.4f}, val_acc {best['val_acc']:.4f}); model: {run.best}",
+            file=sys.stderr,
+        )
+    return RunResult(run.path, best["epoch"], best["val_acc"], best["val_loss"], len(history), seconds, interrupted)
+
+
+def dry_run(cfg: dict, data_dir: str | None = None) -> str:
+    """Load the data, build the model and take one optimizer step; write nothing."""
+    p = build(config_mod.complete(cfg), None, data_dir, progress=False, dry=True)
+    bs = cfg["train"]["batch_size"]
+    xb = to_input(p.splits.x_train[:bs], p.device)
+    if p.realtime is not None:
+        xb = p.realtime(xb)
+    yb = torch.as_tensor(p.splits.y_train[:bs], device=p.device)
+    t0 = time.perf_counter()
+    _, loss = train_step(p.model, p.opt, xb, yb, p.l2, cfg["train"]["clipnorm"])
+    c = count_parameters(p.model)
+    copies = p.static["copies"]
+    return (
+        f"dry run OK: {len(p.splits.y_train):,} train (+{copies * len(p.splits.y_train):,} static augmented) / "
+        f"{len(p.splits.y_val):,} validation images; real-time augmentation {'on' if p.realtime else 'off'}; "
+        f"{c['trainable']:,} trainable parameters; one step of {len(yb)} images: loss {loss.item():.4f} "
+        f"in {time.perf_counter() - t0:.2f}s on {p.device}"
+    )

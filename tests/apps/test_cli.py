@@ -1,0 +1,117 @@
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_cli
+
+
+def test_models_lists_presets_with_parameter_counts():
+    res = run_cli("models")
+    assert res.returncode == 0
+    lines = {ln.split()[0]: ln for ln in res.stdout.splitlines()[1:]}
+    assert "934,064" in lines["seed1"] and "930,940" in lines["seed1"] and "2,1" in lines["seed2"]
+
+
+def test_help_states_defaults():
+    res = run_cli("train", "--help")
+    assert res.returncode == 0 and "--resume" in res.stdout and "--dry-run" in res.stdout and "default" in res.stdout
+
+
+def test_data_info_json(synthetic_npz):
+    res = run_cli("data", "info", "--data", f"npz:{synthetic_npz}", "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert sum(info["per_class"]["train"]) + sum(info["per_class"]["val"]) == 800
+    assert info["per_class"]["test"][1] == 1135 and info["sources"][0]["sha256"]
+
+
+def test_predict_json_reads_big_black_on_white_pngs(mnist_run, tmp_path):
+    from digitlab.data import load_mnist
+
+    x, y = load_mnist("test")
+    files = []
+    for i in range(10):
+        big = Image.fromarray(255 - x[i]).resize((300, 300), Image.Resampling.BICUBIC)
+        big.save(tmp_path / f"digit{i}.png")
+        files.append(tmp_path / f"digit{i}.png")
+    res = run_cli("predict", "--model", mnist_run, "--json", *files)
+    assert res.returncode == 0, res.stderr
+    answers = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(answers) == 10
+    from digitlab.inference import Predictor
+
+    threshold = Predictor.load(mnist_run).threshold
+    for a in answers:
+        assert set(a) >= {"file", "digit", "confidence", "probabilities", "sure"}
+        assert a["sure"] == (a["confidence"] >= threshold)
+        assert len(a["probabilities"]) == 10 and sum(a["probabilities"]) == pytest.approx(1, abs=1e-4)
+        assert a["digit"] == int(np.argmax(a["probabilities"])) and a["confidence"] == max(a["probabilities"])
+    assert sum(a["digit"] == t for a, t in zip(answers, y[:10])) >= 9
+
+
+def _csv(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    pix = [f"pixel{i}" for i in range(784)]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\ngarbage")
+    return {
+        "broken": broken,
+        "columns": _csv(tmp_path / "cols.csv", ["label", "pixel0", "pixel1"], [[1, 0, 0]]),
+        "label": _csv(tmp_path / "label.csv", ["label", *pix], [[11] + [0] * 784]),
+        "empty": _csv(tmp_path / "empty.csv", ["label", *pix], []),
+    }
+
+
+@pytest.mark.parametrize(
+    "case, args, expect",
+    [
+        ("corrupt image", ["predict", "--model", "{run}", "{broken}"], "not a readable image"),
+        ("csv columns", ["train", "--dry-run", "--data", "csv:{columns}"], "expected 785"),
+        ("label range", ["train", "--dry-run", "--data", "csv:{label}"], "outside 0-9"),
+        ("empty dataset", ["train", "--dry-run", "--data", "csv:{empty}"], "empty"),
+        ("unknown preset", ["train", "--preset", "seed7"], "unknown preset 'seed7'"),
+        ("unknown key", ["train", "--set", "train.speed=9"], "unknown config key 'train.speed'"),
+        ("missing model", ["predict", "--model", "{tmp}/nope.pt", "{broken}"], "model file not found"),
+        ("unknown source", ["data", "info", "--data", "mystery:x"], "unknown data source"),
+        ("bad flag", ["evaluate", "--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_input_gives_one_line_and_status_2(case, args, expect, bad_files, mnist_run, tmp_path):
+    subs = {"run": mnist_run, "tmp": tmp_path, **bad_files}
+    res = run_cli(*[a.format(**subs) for a in args])
+    assert res.returncode == 2, (case, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0] and "Traceback" not in res.stderr, (case, res.stderr)
+
+
+def test_training_into_an_existing_run_is_refused_and_leaves_it_intact(mnist_run):
+    digest = hashlib.sha256((mnist_run / "best.pt").read_bytes()).hexdigest()
+    res = run_cli("train", "--limit", "100", "--epochs", "1", "--out", mnist_run)
+    assert res.returncode == 2 and "already holds a run" in res.stderr
+    assert hashlib.sha256((mnist_run / "best.pt").read_bytes()).hexdigest() == digest
+
+
+def test_predict_a_kaggle_test_csv_into_a_submission(mnist_run, tmp_path):
+    from digitlab.data import load_mnist
+
+    x, y = load_mnist("test")
+    header = ",".join(f"pixel{i}" for i in range(784))
+    rows = "".join(",".join(map(str, img.ravel())) + "\n" for img in x[:50])
+    (tmp_path / "test.csv").write_text(header + "\n" + rows)
+    out = tmp_path / "submission.csv"
+    res = run_cli("predict", "--model", mnist_run, "--data", f"csv:{tmp_path / 'test.csv'}", "--out", out)
+    assert res.returncode == 0, res.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "ImageId,Label" and len(lines) == 51 and lines[1].startswith("1,")
+    predicted = np.array([int(line.split(",")[1]) for line in lines[1:]])
+    assert (predicted == y[:50]).mean() > 0.9
+    res = run_cli("predict", "--model", mnist_run)
+    assert res.returncode == 2 and "give image files or --data" in res.stderr

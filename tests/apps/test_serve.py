@@ -1,0 +1,229 @@
+"""``digitlab serve``: the API contract and its error answers (TestClient), a short loopback
+load test against a real server process, and the live drawing page in headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import statistics
+import struct
+import urllib.request
+import zlib
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from conftest import render_digit, run_cli
+from digitlab import data
+from digitlab.apps.server.api import Limits, create_app
+from digitlab.data import drawings
+from digitlab.tools import browser, live_bench
+
+
+def png(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def paper_seven() -> np.ndarray:
+    return 255 - render_digit(7, size=200, font_size=150, stroke=3)  # black ink on white paper, 200x200
+
+
+@pytest.fixture(scope="module")
+def client(shipped):
+    with TestClient(create_app(shipped.path, limits=Limits(max_body_bytes=200_000, max_image_pixels=1_000_000))) as c:
+        yield c
+
+
+def check_answer(body: dict, digit: int) -> None:
+    assert body["digit"] == digit and not body["not_sure"] and not body["empty"]
+    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-3
+    assert body["confidence"] == max(body["probabilities"]) and 0 < body["threshold"] < 1
+
+
+def test_health_model_page_and_openapi(client, shipped):
+    assert client.get("/healthz").json()["status"] == "ok"
+    info = client.get("/api/model").json()
+    assert info["arch"] == "seed1" and info["parameters"]["trainable"] == 930_940
+    assert info["temperature"] == pytest.approx(shipped.temperature) and info["trained"]["val_acc"] > 0.99
+    assert len(info["sha256"]) == 64 and info["digitlab_version"]
+    page = client.get("/").text
+    assert 'id="prediction"' in page and "data-digit" in page and "pointerdown" in page
+    spec = client.get("/openapi.json").json()
+    assert "multipart/form-data" in spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_every_input_form_reads_the_same_digit(client):
+    image = png(paper_seven())
+    b64 = base64.b64encode(image).decode()
+    answers = [
+        client.post("/api/predict", files={"image": ("seven.png", image, "image/png")}),
+        client.post("/api/predict", content=image, headers={"Content-Type": "image/png"}),
+        client.post("/api/predict", json={"image": b64}),
+        client.post("/api/predict", json={"image": "data:image/png;base64," + b64}),
+        client.post("/api/predict", json={"pixels": paper_seven()[::4, ::4].tolist()}),  # 50x50, 0-255
+    ]
+    for r in answers:
+        assert r.status_code == 200, r.text
+        check_answer(r.json(), 7)
+
+
+def test_mnist_pixels_are_read_as_mnist_and_an_empty_canvas_is_no_digit(client):
+    test = data.load_test()
+    for i in range(10):
+        r = client.post("/api/predict", json={"pixels": (test.x[i] / 255).round(4).tolist(), "mnist": True})
+        assert r.status_code == 200 and r.json()["digit"] == test.y[i]
+    r = client.post("/api/predict?input=true", json={"pixels": np.zeros((28, 28)).tolist()})
+    assert r.json()["empty"] and r.json()["digit"] is None and r.json()["not_sure"]
+    assert np.asarray(r.json()["input"]).shape == (28, 28)
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge image (a decompression bomb)."""
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "kwargs, status, words",
+    [
+        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
+        ({"json": {"pixels": [[1, 2], [3]]}}, 422, "2-D array"),
+        ({"json": {"pixels": [1, 2, 3]}}, 422, "got shape [3]"),
+        ({"json": {"pixels": [[-5, 300]]}}, 422, "0-255"),
+        ({"json": {"pixels": [[0] * 20] * 20, "mnist": True}}, 422, "28x28"),
+        ({"json": {"image": "@@@"}}, 400, "not valid base64"),
+        ({"json": {}}, 422, "exactly one of"),
+        ({"json": {"image": "", "pixels": []}}, 422, "exactly one of"),
+        ({"content": b"not a png", "headers": {"Content-Type": "image/png"}}, 400, "not a readable image"),
+        ({"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported content type"),
+        ({"files": {"picture": ("x.png", b"123", "image/png")}}, 400, "field named 'image'"),
+        ({"content": b"", "headers": {"Content-Type": "image/png"}}, 400, "empty request"),
+        ({"content": b"\0" * 300_000, "headers": {"Content-Type": "image/png"}}, 413, "limit"),
+        ({"content": bomb_png(30_000, 30_000), "headers": {"Content-Type": "image/png"}}, 413, "too large"),
+        ({"json": {"pixels": np.zeros((1001, 1001)).tolist()}}, 413, "limit"),
+    ],
+)
+def test_bad_requests_get_a_4xx_json_answer_and_the_server_keeps_serving(client, kwargs, status, words):
+    r = client.post("/api/predict", **kwargs)
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert words in body["error"] and body["status"] == status and "Traceback" not in r.text
+    check_answer(
+        client.post("/api/predict", content=png(paper_seven()), headers={"Content-Type": "image/png"}).json(), 7
+    )
+
+
+def test_unknown_routes_and_methods_answer_json(client):
+    assert client.get("/nope").json() == {"error": "Not Found", "status": 404}
+    r = client.get("/api/predict")
+    assert r.status_code == 405 and r.json()["status"] == 405
+
+
+def test_serve_refuses_bad_arguments_in_one_line(tmp_path):
+    for args, words in (
+        (["--model", tmp_path / "nope.pt"], "nope.pt"),
+        (["--port", "70000"], "port"),
+        (["--workers", "0"], "--workers"),
+    ):
+        res = run_cli("serve", *args)
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and words in res.stderr, res.stderr
+
+
+# --- a real server on loopback ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(shipped):
+    port = browser.free_port()
+    proc = live_bench.serve_process(shipped.path, port, workers=1)
+    yield f"http://127.0.0.1:{port}"
+    live_bench.stop(proc)
+
+
+def test_loopback_load_test_has_no_failed_requests(server, measured):
+    digit = data.load_test().x[0]
+    res = asyncio.run(
+        live_bench.load_test(
+            server + "/api/predict", clients=8, seconds=3, max_requests=5000, body={"pixels": digit.tolist()}
+        )
+    )
+    measured(
+        f"serve: {res['requests_per_s']:,.0f} requests/s, p99 {res['p99_ms']:.1f} ms, 8 clients, 28x28 JSON, "
+        f"1 worker, 3 s on loopback (the client shares the {os.cpu_count()} CPUs)"
+    )
+    assert res["failed"] == 0, res["first_failures"]
+    assert res["requests"] >= 100
+    assert urllib.request.urlopen(server + "/healthz", timeout=5).status == 200
+
+
+def test_busy_port_is_refused_in_one_line(server):
+    res = run_cli("serve", "--port", server.rsplit(":", 1)[1])
+    assert res.returncode == 2 and "cannot listen" in res.stderr and res.stderr.count("\n") == 1
+
+
+# --- the live page in a browser ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def page(server, tmp_path_factory):
+    why = browser.unavailable()
+    if why:
+        pytest.skip(why)
+    with browser.chromium(tmp_path_factory.mktemp("chromium-profile")) as ctx:
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(server + "/")
+        page.wait_for_selector("#pad")
+        yield page
+
+
+@pytest.mark.browser
+def test_live_page_predicts_while_drawing_and_after_each_stroke(page, measured):
+    rng = np.random.default_rng(0)
+    times, got = [], {}
+    for digit in range(10):
+        seconds, got[digit] = live_bench.draw_on_page(page, drawings.digit_strokes(digit, "centred", rng)[0])
+        times.append(1000 * seconds)
+    measured(
+        f"serve page: mouse-up to updated prediction, median {statistics.median(times):.0f} ms, "
+        f"max {max(times):.0f} ms over 10 drawings"
+    )
+    assert got == {d: str(d) for d in range(10)}
+    # Live: a long stroke drawn slowly gets answers before the pointer is lifted.
+    page.click("#clear")
+    x0, y0 = browser.canvas_origin(page, "#pad")
+    page.mouse.move(x0 + 140, y0 + 40)
+    page.mouse.down()
+    before = page.evaluate("() => shown")
+    for y in range(40, 250, 5):
+        page.mouse.move(x0 + 140, y0 + y)
+        page.wait_for_timeout(20)
+    assert page.evaluate("() => shown") > before  # answers arrived mid-stroke
+    page.mouse.up()
+    browser.wait_for_prediction(page, "p.dataset.digit === '1'")
+
+
+@pytest.mark.browser
+def test_live_page_reads_touch_and_pen(page):
+    rng = np.random.default_rng(5)
+    for digit, stroke in (
+        (2, browser.touch_stroke),
+        (4, browser.touch_stroke),
+        (6, browser.pen_stroke),
+        (3, browser.pen_stroke),
+    ):
+        page.click("#clear")
+        for s in drawings.digit_strokes(digit, "centred", rng)[0]:
+            stroke(page, s, "#pad")
+        browser.wait_for_prediction(page, f"p.dataset.digit === '{digit}'")

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from digitlab.core.errors import DigitlabError
+from digitlab.models import BN_EPS, BN_MOMENTUM, available, build_model, count_parameters
+
+
+def test_seed1_parameter_counts_match_keras():
+    c = count_parameters(build_model({"arch": "seed1"}))
+    assert c == {"trainable": 930_940, "non_trainable": 3_124, "total": 934_064}
+
+
+def test_seed2_has_about_2_1_million_trainable_parameters():
+    c = count_parameters(build_model({"arch": "seed2"}))
+    assert abs(c["trainable"] - 2_100_000) <= 210_000
+
+
+@pytest.mark.parametrize("arch", list(available()))  # every registered model
+def test_forward_shapes_and_keras_init(arch):
+    m = build_model({"arch": arch, "l2": 1e-4})
+    assert m(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    for mod in m.modules():
+        if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
+            assert torch.count_nonzero(mod.bias) == 0
+            fan_in = mod.weight[0].numel()
+            fan_out = mod.weight.shape[0] * mod.weight[0, 0].numel()
+            limit = (6 / (fan_in + fan_out)) ** 0.5  # Glorot uniform bound
+            assert mod.weight.abs().max() <= limit + 1e-6
+        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+            assert mod.eps == BN_EPS
+
+
+def test_seed1_uses_spatial_dropout_and_same_padding_only_in_block3():
+    m = build_model({"arch": "seed1"})
+    blocks = list(m.features)
+    assert all(isinstance(b[-1], torch.nn.Dropout2d) for b in blocks)
+    paddings = [[c.padding for c in b if isinstance(c, torch.nn.Conv2d)] for b in blocks]
+    assert paddings == [["valid", "valid"], ["valid", "valid"], ["same", "same"]]
+    assert m.l2_parameters()[0] is m.dense.weight and m.dense.out_features == 1050
+
+
+def test_spatial_dropout_drops_whole_channels():
+    drop = build_model({"arch": "seed1"}).features[0][-1]
+    drop.train()
+    out = drop(torch.ones(4, 32, 12, 12))
+    per_channel = out.flatten(2)
+    assert torch.all(per_channel.min(2).values == per_channel.max(2).values)  # each channel all-or-nothing
+    assert 0 < (per_channel[:, :, 0] == 0).float().mean() < 0.5
+
+
+def test_batchnorm_statistics_are_true_from_the_first_batch_then_keras_momentum():
+    m = build_model({"arch": "seed1"}).train()
+    bn = m.features[0][2]
+    x = torch.rand(16, 1, 28, 28)
+    m(x)
+    act = torch.relu(m.features[0][0](x))
+    torch.testing.assert_close(bn.running_mean, act.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    for _ in range(200):
+        m(torch.rand(2, 1, 28, 28))
+    assert bn.momentum == pytest.approx(BN_MOMENTUM)
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(DigitlabError, match="unknown model 'resnet'.*seed1"):
+        build_model({"arch": "resnet"})
+    with pytest.raises(DigitlabError, match="bad settings"):
+        build_model({"arch": "seed1", "width": 3})
+    assert {"seed1", "seed2"} <= set(available())

@@ -1,0 +1,39 @@
+"""``digitlab bench``: the numbers it prints are measured and plausible (the API and page parts
+are exercised by test_serve's load and browser tests)."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli
+from digitlab.tools import bench
+
+
+def test_flop_count_matches_the_network():
+    # seed1 forward is ~36 MFLOP per image (issue 6); training adds about twice that for the backward pass.
+    flops = bench.train_flops_per_image({"arch": "seed1"})
+    assert 90e6 < flops < 130e6, flops
+
+
+def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
+    out = tmp_path / "bench.json"
+    res = run_cli("bench", "--quick", "--skip", "api", "--skip", "page", "--json", out, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert "matmul peak" in res.stdout and "onnx" in res.stdout and "api" not in r
+    t = r["train"]
+    assert t["matmul_peak_gflops"] > 1
+    for row in t["rows"].values():
+        assert row["images_per_s"] > 10 and row["share_of_peak"] > 0
+    for backend in ("torch", "onnx"):
+        inf = r["inference"][backend]
+        assert 0 < inf["network_batch1"]["p50_ms"] < 50 and inf["batch1024_images_per_s"] > 100
+        assert inf["predict_path_batch1"]["p50_ms"] > inf["network_batch1"]["p50_ms"] * 0.5
+    measured(
+        "bench --quick: "
+        + "; ".join(
+            f"{b} network p50 {r['inference'][b]['network_batch1']['p50_ms']:.3f} ms, predict path "
+            f"{r['inference'][b]['predict_path_batch1']['p50_ms']:.3f} ms"
+            for b in ("torch", "onnx")
+        )
+    )
