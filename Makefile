@@ -56,7 +56,7 @@ results: data  ## reproduce results/README.md's main rows: train each run, evalu
 test: $(STAMP)  ## run the default (fast) test suite
 	$(BIN)/pytest
 
-test-all: $(STAMP)  ## run every test, the slow ones too (full-MNIST training: add about 5 min)
+test-all: $(STAMP)  ## run every test, the slow ones too (a full-MNIST training run: about 2 min more on 2 cores)
 	$(BIN)/pytest -m ''
 
 lint: $(STAMP)  ## ruff: lint and formatting check (the settings are in pyproject.toml)

@@ -42,3 +42,53 @@ def test_config_file_merges_over_its_preset(tmp_path):
     f.write_text("train: [oops\n")
     with pytest.raises(DigitlabError, match="not valid YAML"):
         config.resolve(None, str(f))
+
+
+def _leaves(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+@pytest.mark.parametrize("name", config.presets())
+def test_each_preset_names_what_it_extends_and_lists_only_what_differs(name):
+    own = config._read_yaml(config.configs_dir() / f"{name}.yaml")
+    parent = own.pop("extends")
+    assert parent == config.BASE or parent in config.presets()
+    inherited = config.base() if parent == config.BASE else config.load_preset(parent)
+    if own.get("model", {}).get("arch", inherited["model"]["arch"]) != inherited["model"]["arch"]:
+        own.pop("model")  # another network: its section is whole, not a difference
+    same = {k: v for k, v in _leaves(own).items() if _leaves(inherited).get(k, object()) == v}
+    assert not same, f"{name}.yaml repeats what {parent} already says: {same}"
+    assert config.resolve(name)["preset"] == name
+
+
+def test_seed1_is_base_and_every_default_lives_in_base():
+    assert {k: v for k, v in config.resolve("seed1").items() if k != "preset"} == config.base()
+    for name in config.presets():  # no preset adds a key base does not have (seed2's network aside)
+        keys = set(_leaves({k: v for k, v in config.resolve(name).items() if k not in ("preset", "model")}))
+        assert keys <= set(_leaves(config.base())) | {k for k in keys if k.startswith("train.distill.")}
+
+
+def test_an_old_checkpoint_config_is_completed_from_base():
+    old = config.resolve("seed1")
+    del old["train"]["init_from"], old["train"]["distill"], old["augment"]["static"]["affine"]
+    done = config.complete(old)
+    assert done["train"]["init_from"] is None and done["train"]["distill"] is None
+    assert done["augment"]["static"]["affine"]["p"] == 0 and "init_from" not in old["train"]
+
+
+def test_a_preset_that_names_no_parent_is_a_one_line_error(tmp_path, monkeypatch):
+    for f in config.configs_dir().glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text())
+    (tmp_path / "mine.yaml").write_text("train: {epochs: 3}\n")
+    monkeypatch.setattr(config, "configs_dir", lambda: tmp_path)
+    with pytest.raises(DigitlabError, match="must name the preset it extends, e.g. 'extends: base'") as e:
+        config.resolve("mine")
+    assert "\n" not in str(e.value)
+    (tmp_path / "mine.yaml").write_text("extends: robust\ntrain: {epochs: 3}\n")
+    assert config.resolve("mine")["train"]["epochs"] == 3 and config.resolve("mine")["augment"]["static"]["copies"] == 2

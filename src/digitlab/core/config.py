@@ -69,11 +69,16 @@ def _load_chain(name: str, seen: tuple) -> dict:
     if name == BASE:
         return base()
     path = configs_dir() / f"{name}.yaml"
-    own = _read_yaml(path) if path.is_file() else {}
+    own = _read_yaml(path)
     own.pop("preset", None)  # the file's name is the preset's name
     parent = own.pop("extends", None)
-    if not isinstance(parent, str) or parent in seen + (name,):
-        raise DigitlabError(f"config {path} must name an existing preset it extends, e.g. 'extends: base'")
+    if not isinstance(parent, str) or not (configs_dir() / f"{parent}.yaml").is_file():
+        raise DigitlabError(
+            f"config {path} must name the preset it extends, e.g. 'extends: base' "
+            f"(one of: {', '.join([BASE, *presets()])})"
+        )
+    if parent in seen + (name,):
+        raise DigitlabError(f"config {path}: its 'extends' chain comes back to {parent!r}; end it at base")
     cfg = _load_chain(parent, seen + (name,))
     if own.get("model", {}).get("arch", cfg["model"]["arch"]) != cfg["model"]["arch"]:
         cfg["model"] = own.pop("model")  # another network: its own settings, checked by build_model

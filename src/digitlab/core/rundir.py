@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 RUNS_ROOT = Path("runs")
+REPORT_JSON, REPORT_MD = "report.json", "report.md"  # in an evaluation's folder
 
 
 class RunDir:
@@ -61,7 +62,7 @@ def eval_dir(model: str | os.PathLike, ensemble: bool = False) -> Path:
 
 def report_json(model: str | os.PathLike) -> Path:
     """The report ``digitlab evaluate`` wrote for a model, when it is beside the model."""
-    return eval_dir(model) / "report.json"
+    return eval_dir(model) / REPORT_JSON
 
 
 def shipped_eval_dir() -> Path:

@@ -23,7 +23,7 @@ from digitlab.core import config, plots
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import write_json_atomic, write_text_atomic
 from digitlab.core.paths import shipped_model
-from digitlab.core.rundir import eval_dir, shipped_eval_dir
+from digitlab.core.rundir import REPORT_JSON, REPORT_MD, eval_dir, shipped_eval_dir
 from digitlab.core.runinfo import library_versions
 from digitlab.inference import Predictor, calibrate
 from digitlab.inference.ensemble import Ensemble
@@ -164,8 +164,8 @@ def _latency(members: list[Predictor], scorer, single: bool) -> dict:
 
 
 def _write(report: dict, errors: dict, out: Path) -> None:
-    write_json_atomic(out / "report.json", report)
-    write_text_atomic(out / "report.md", markdown(report))
+    write_json_atomic(out / REPORT_JSON, report)
+    write_text_atomic(out / REPORT_MD, markdown(report))
     plots.confusion_matrices(
         {n: s["confusion_matrix"] for n, s in report["sets"].items()}, out / "confusion_matrix.png"
     )

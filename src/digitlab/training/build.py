@@ -115,9 +115,10 @@ def training_images(cfg: dict, splits: data.Splits, data_dir, progress: bool, dr
     them); ``dry`` only checks the transform settings."""
     static_cfg = cfg["augment"]["static"]
     if dry:
-        if static_cfg["copies"]:
+        copies = int(static_cfg["copies"] or 0)
+        if copies:
             augment.build_static(static_cfg)  # validates the transform parameters
-        return splits.x_train, splits.y_train, {"copies": static_cfg["copies"]}
+        return splits.x_train, splits.y_train, {"copies": copies}
     x_aug, y_aug, info = augment.static_expand(
         splits.x_train, splits.y_train, static_cfg, cfg["train"]["seed"], data.data_dir(data_dir) / "augment", progress
     )
