@@ -22,6 +22,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 from digitlab.data import drawings
+from digitlab.data.numbers import number_strokes
 from digitlab.tools import browser as browser_mod
 from digitlab.tools.browser import CHROMIUM, free_port
 
@@ -226,3 +227,29 @@ def test_upload_tab_reads_a_photo_and_explains_a_bad_file(page):
     # Back on the Draw tab the drawing and its prediction are still there.
     page.get_by_role("tab", name="Draw").click()
     wait_for(page, "p.dataset.digit === '3'")
+
+
+def wait_for_number(page, text: str) -> None:
+    page.wait_for_function(
+        f"() => {{ const n = document.querySelector('#number'); return n && n.dataset.text === '{text}'; }}",
+        timeout=30_000,
+        polling="raf",
+    )
+
+
+@pytest.mark.browser
+def test_number_tab_reads_numbers_drawn_with_the_mouse_and_by_touch(page, measured):
+    page.get_by_role("tab", name="Number").click()
+    page.wait_for_selector("#number")
+    assert page.get_attribute("#number", "data-text") == ""
+    assert page.locator(CANVAS).bounding_box()["width"] >= 800  # a wide canvas, about 3:1
+    for how, text in (("mouse", "407"), ("touch", "1985")):
+        draw = mouse_stroke if how == "mouse" else touch_stroke
+        for digit in number_strokes(text, np.random.default_rng(len(text))):
+            for s in digit:
+                draw(page, s)
+        wait_for_number(page, text)
+        assert page.get_attribute("#number", "data-state") == "sure"
+        page.locator(".st-key-number_clear button").click()
+        wait_for_number(page, "")
+    measured("app, Number tab: 407 drawn with the mouse and 1985 by touch, read on pen-up")

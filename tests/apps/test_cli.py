@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
+from digitlab.data.numbers import draw_number
 
 
 def test_models_lists_presets_with_parameter_counts():
@@ -115,3 +116,18 @@ def test_predict_a_kaggle_test_csv_into_a_submission(mnist_run, tmp_path):
     assert (predicted == y[:50]).mean() > 0.9
     res = run_cli("predict", "--model", mnist_run)
     assert res.returncode == 2 and "give image files or --data" in res.stderr
+
+
+def test_predict_number_reads_each_file_and_json_has_the_boxes(tmp_path):
+    form, blank = tmp_path / "form.png", tmp_path / "blank.png"
+    Image.fromarray(draw_number("90210", "form", np.random.default_rng(4))).save(form)
+    Image.fromarray(np.zeros((50, 200), np.uint8)).save(blank)
+    res = run_cli("predict", "--number", form, blank)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.splitlines() == [f"{form}: 90210", f"{blank}: (no ink found: blank image)"]
+    res = run_cli("predict", "--number", "--json", form)
+    answer = json.loads(res.stdout)
+    assert answer["text"] == "90210" and answer["sure"] and answer["file"] == str(form)
+    assert [list(d) for d in answer["digits"]] == [["digit", "confidence", "sure", "box"]] * 5
+    res = run_cli("predict", "--number", "--data", "csv:x.csv")
+    assert res.returncode == 2 and "--number reads image files" in res.stderr and "Traceback" not in res.stderr

@@ -21,6 +21,7 @@ from conftest import render_digit, run_cli
 from digitlab import data
 from digitlab.apps.server.api import Limits, create_app
 from digitlab.data import drawings
+from digitlab.data.numbers import draw_number, number_strokes
 from digitlab.tools import browser, live_bench
 
 
@@ -107,7 +108,8 @@ def bomb_png(width: int, height: int) -> bytes:
         ({"json": {"image": "", "pixels": []}}, 422, "exactly one of"),
         ({"content": b"not a png", "headers": {"Content-Type": "image/png"}}, 400, "not a readable image"),
         ({"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported content type"),
-        ({"files": {"picture": ("x.png", b"123", "image/png")}}, 400, "field named 'image'"),
+        ({"files": {"picture": ("x.png", b"123", "image/png")}}, 400, "not a readable image"),  # any field name
+        ({"files": {"note": (None, "hello")}}, 400, "no file in it"),
         ({"content": b"", "headers": {"Content-Type": "image/png"}}, 400, "empty request"),
         ({"content": b"\0" * 300_000, "headers": {"Content-Type": "image/png"}}, 413, "limit"),
         ({"content": bomb_png(30_000, 30_000), "headers": {"Content-Type": "image/png"}}, 413, "too large"),
@@ -122,6 +124,43 @@ def test_bad_requests_get_a_4xx_json_answer_and_the_server_keeps_serving(client,
     check_answer(
         client.post("/api/predict", content=png(paper_seven()), headers={"Content-Type": "image/png"}).json(), 7
     )
+
+
+def test_read_answers_the_whole_number_from_every_input_form(client):
+    image = png(draw_number("2026", "form", np.random.default_rng(1)))
+    answers = [
+        client.post("/api/read", files={"file": ("form.png", image, "image/png")}),  # curl -F file=@form.png
+        client.post("/api/read", content=image, headers={"Content-Type": "image/png"}),
+        client.post("/api/read", json={"image": base64.b64encode(image).decode()}),
+    ]
+    for res in answers:
+        body = res.json()
+        assert res.status_code == 200 and body["text"] == "2026" and body["sure"] and not body["empty"]
+        assert [d["digit"] for d in body["digits"]] == [2, 0, 2, 6] and body["ms"] > 0
+        assert all(len(d["box"]) == 4 and d["box"][0] < d["box"][2] for d in body["digits"])
+    blank = client.post("/api/read", content=png(np.zeros((60, 200), np.uint8)), headers={"Content-Type": "image/png"})
+    assert blank.json()["text"] == "" and blank.json()["empty"]
+    # the single-digit endpoint takes a file under any field name too
+    assert client.post("/api/predict", files={"file": ("7.png", png(paper_seven()), "image/png")}).json()["digit"] == 7
+
+
+@pytest.mark.parametrize(
+    "kwargs, status, words",
+    [
+        ({"content": b"garbage", "headers": {"Content-Type": "image/png"}}, 400, "not a readable image"),
+        ({"json": {"pixels": [[0] * 28] * 28, "mnist": True}}, 422, "one prepared 28x28 digit"),
+        ({"files": {"note": (None, "hello")}}, 400, "no file in it"),
+    ],
+)
+def test_read_refuses_bad_input_with_a_json_answer(client, kwargs, status, words):
+    res = client.post("/api/read", **kwargs)
+    assert res.status_code == status and words in res.json()["error"] and res.json()["status"] == status
+
+
+def test_read_refuses_more_than_32_digits_in_one_line(client):
+    long = png(draw_number("1234567890" * 4, "wide gaps", np.random.default_rng(0))[::4, ::4].copy())
+    res = client.post("/api/read", content=long, headers={"Content-Type": "image/png"})
+    assert res.status_code == 400 and "at most 32" in res.json()["error"] and "\n" not in res.json()["error"]
 
 
 def test_unknown_routes_and_methods_answer_json(client):
@@ -227,3 +266,31 @@ def test_live_page_reads_touch_and_pen(page):
         for s in drawings.digit_strokes(digit, "centred", rng)[0]:
             stroke(page, s, "#pad")
         browser.wait_for_prediction(page, f"p.dataset.digit === '{digit}'")
+
+
+def _settled_text(page) -> str:
+    page.wait_for_function("() => shown === sent && !inFlight", polling="raf")
+    return page.get_attribute("#number", "data-text")
+
+
+@pytest.mark.browser
+def test_live_page_reads_a_number_while_it_is_written(page, measured):
+    page.check("input[value=number]")
+    try:
+        assert page.evaluate("() => document.getElementById('pad').width") == 840  # a wide canvas, 3:1
+        for how, text in (("mouse", "407"), ("touch", "1985")):
+            page.click("#clear")
+            assert page.get_attribute("#number", "data-text") == ""
+            draw = browser.mouse_stroke if how == "mouse" else browser.touch_stroke
+            for i, digit in enumerate(number_strokes(text, np.random.default_rng(len(text)))):
+                for s in digit:
+                    draw(page, s, "#pad")
+                assert _settled_text(page) == text[: i + 1], how  # the string grows as it is written
+            boxes = page.evaluate(
+                "() => { const c = document.getElementById('boxes');"
+                " return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 == 3 && v).length; }"
+            )
+            assert boxes > 100  # a box is drawn around each digit
+        measured("serve page, Number mode: 407 written with the mouse and 1985 with touch, read digit by digit")
+    finally:
+        page.check("input[value=digit]")

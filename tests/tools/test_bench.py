@@ -29,6 +29,7 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
         inf = r["inference"][backend]
         assert 0 < inf["network_batch1"]["p50_ms"] < 50 and inf["batch1024_images_per_s"] > 100
         assert inf["predict_path_batch1"]["p50_ms"] > inf["network_batch1"]["p50_ms"] * 0.5
+        assert inf["predict_path_batch1"]["p50_ms"] < inf["read_number_6"]["p50_ms"] < 500  # six digits, one image
     measured(
         "bench --quick: "
         + "; ".join(

@@ -136,6 +136,14 @@ def _centre_of_mass(img: np.ndarray) -> tuple[float, float]:
     return float((rows * img).sum() / total), float((cols * img).sum() / total)
 
 
+def ink_image(image) -> np.ndarray:
+    """White ink on black, background removed, float32 in [0, 1], at the image's own size:
+    the first half of :func:`prepare_image`, shared with reading numbers."""
+    if isinstance(image, (str, os.PathLike)):
+        image = load_image(image)
+    return _white_on_black(_to_gray(image))
+
+
 def prepare_image(image) -> np.ndarray:
     """Turn any digit image into an MNIST-style float32 array of shape (28, 28) in [0, 1].
 
@@ -143,9 +151,12 @@ def prepare_image(image) -> np.ndarray:
     RGBA; uint8 0-255 or float 0-1), in either polarity and at any size. An
     image with no ink gives all zeros.
     """
-    if isinstance(image, (str, os.PathLike)):
-        image = load_image(image)
-    ink = _white_on_black(_to_gray(image))
+    return prepare_ink(ink_image(image))
+
+
+def prepare_ink(ink: np.ndarray) -> np.ndarray:
+    """The second half of :func:`prepare_image`: crop an :func:`ink_image` to its ink, scale it into
+    20x20 and put its centre of mass at pixel (14, 14)."""
     mask = ink > INK_THRESHOLD
     if not mask.any():
         return np.zeros((SIZE, SIZE), np.float32)

@@ -27,6 +27,7 @@ from digitlab.models import build_model, count_parameters
 
 from .calibrate import DEFAULT_THRESHOLD
 from .calibrate import load as load_calibration
+from .number import read_number
 from .onnx_runtime import OnnxSession, matching_export
 
 
@@ -180,6 +181,11 @@ class Predictor:
             r["sure"] = (not r["empty"]) and r["confidence"] >= self.threshold
             r["top2"] = [int(d) for d in np.argsort(r["probabilities"])[::-1][:2]]
         return results
+
+    def read_number(self, image) -> dict:
+        """Every digit in ``image``, left to right: ``text``, ``sure`` and per digit its answer and
+        box (see :func:`digitlab.inference.number.read_number`)."""
+        return read_number(self, image)
 
     def predict_images(self, images) -> list[dict]:
         """Any images (PIL, arrays, paths) through the one preprocessing function."""

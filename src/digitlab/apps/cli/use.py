@@ -13,6 +13,7 @@ import uvicorn
 from digitlab.apps.server.api import configure_worker, create_app
 from digitlab.apps.streamlit.launch import streamlit_command
 from digitlab.core.errors import DigitlabError
+from digitlab.data import load_image
 from digitlab.inference import load_model, write_submission
 from digitlab.inference.export import export_onnx
 
@@ -32,6 +33,9 @@ def add_predict(sub) -> None:
         metavar="PATH",
         help="run folder, .pt or .onnx file (default: the shipped models/default.pt, else the newest run)",
     )
+    pr.add_argument(
+        "--number", action="store_true", help="read every digit in each image, left to right (a multi-digit number)"
+    )
     pr.add_argument("--json", action="store_true", help="one JSON object per line")
     pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")
     pr.add_argument(
@@ -47,7 +51,14 @@ def cmd_predict(args) -> None:
         raise DigitlabError("give image files or --data SOURCE (one of the two), e.g. digitlab predict digit.png")
     if args.out and not args.data:
         raise DigitlabError("--out writes predictions for a dataset; use it with --data SOURCE")
+    if args.number and args.data:
+        raise DigitlabError(
+            "--number reads image files; give them instead of --data, e.g. digitlab predict --number form.png"
+        )
     model = load_model(args.model, args.device, args.backend)
+    if args.number:
+        _predict_numbers(model, args.images, args.json)
+        return
     if args.data:
         results = model.predict_source(args.data, args.data_dir)
         if args.out:
@@ -91,6 +102,25 @@ def cmd_predict(args) -> None:
                 else ""
             )
             print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%}){note}")
+
+
+def _predict_numbers(model, files: list[str], as_json: bool) -> None:
+    images = [load_image(f) for f in files]  # every file is checked before any is read
+    for file, image in zip(files, images):
+        r = model.read_number(image)
+        if as_json:
+            digits = [
+                {"digit": d["digit"], "confidence": round(d["confidence"], 6), "sure": d["sure"], "box": d["box"]}
+                for d in r["digits"]
+            ]
+            print(json.dumps({"file": file, "text": r["text"], "sure": r["sure"], "digits": digits}))
+        elif r["empty"]:
+            print(f"{file}: (no ink found: blank image)")
+        else:
+            unsure = [
+                f"digit {i} is {d['top2'][0]} or {d['top2'][1]}" for i, d in enumerate(r["digits"], 1) if not d["sure"]
+            ]
+            print(f"{file}: {r['text']}" + (f"  (not sure: {'; '.join(unsure)})" if unsure else ""))
 
 
 def add_export(sub) -> None:

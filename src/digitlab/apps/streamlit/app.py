@@ -1,4 +1,4 @@
-"""The drawing app: draw a digit (mouse, pen or touch) or upload a photo of one,
+"""The drawing app: draw a digit or a number (mouse, pen or touch) or upload a photo of one,
 and watch the prediction. Started by ``digitlab app``; run it by hand with
 ``streamlit run src/digitlab/app.py -- --model PATH``.
 
@@ -7,7 +7,7 @@ Only the page lives here. Preprocessing and prediction are
 ``digitlab predict``. For tests and tools the shown prediction is the element
 ``#prediction``: its ``data-digit`` holds the digit, and is empty while there is
 none (empty canvas, or "not sure"); ``data-state`` is ``empty``, ``sure`` or
-``unsure``.
+``unsure``. The Number tab's is ``#number``, whose ``data-text`` holds the digits read.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ from digitlab.data import load_image
 from digitlab.inference import Predictor, find_default_model
 
 CANVAS = 280  # CSS pixels; the synthetic drawings in digitlab.data.drawings use the same field
+NUMBER_WIDTH = 3 * CANVAS  # the Number tab's canvas: about 3:1, room for six digits
 
 STYLE = """<style>
 #prediction .digit { font-size: 6rem; font-weight: 700; line-height: 1; }
 #prediction .unsure { font-size: 2.2rem; font-weight: 600; line-height: 1.3; }
-#prediction .hint { font-size: 1.1rem; opacity: 0.75; }
+#prediction .hint, #number .hint { font-size: 1.1rem; opacity: 0.75; }
+#number .number { font-size: 4rem; font-weight: 700; letter-spacing: 0.15em; line-height: 1.1; }
+#number .unsure-digit { color: #f0a020; text-decoration: underline dotted; }
 </style>"""
 
 
@@ -75,65 +78,117 @@ def show_result(result: dict | None, hint: str) -> None:
     st.image(seen, caption="What the model saw: 28x28, prepared like MNIST", width=140, clamp=True)
 
 
-def load_into_canvas(objects: list) -> None:
+def load_into_canvas(objects: list, prefix: str = "") -> None:
     """Make the canvas show ``objects``: a changed initial_drawing (a new revision
     number, even for the same objects) makes it load them and send its image back."""
     ss = st.session_state
-    ss.rev = ss.get("rev", 0) + 1
-    ss.initial = {"objects": objects, "digitlab_rev": ss.rev}
+    ss[prefix + "rev"] = ss.get(prefix + "rev", 0) + 1
+    ss[prefix + "initial"] = {"objects": objects, "digitlab_rev": ss[prefix + "rev"]}
 
 
-def draw_tab(pred: Predictor, brush: int) -> None:
+def drawing(read, brush: int, width: int, prefix: str = "") -> None:
+    """A canvas with Undo and Clear whose drawing ``read`` answers into ``session_state[prefix + "result"]``
+    on every pen-up; ``prefix`` keeps two canvases' states apart."""
     # Imported here: the component registers itself on import, which needs a running Streamlit.
     from streamlit_drawable_canvas import st_canvas
 
     ss = st.session_state
-    ss.setdefault("initial", {"objects": []})
-    ss.setdefault("objects", [])
+    ss.setdefault(prefix + "initial", {"objects": []})
+    ss.setdefault(prefix + "objects", [])
 
     def replace_drawing(objects: list) -> None:
-        load_into_canvas(objects)
-        ss.objects = objects
-        ss.result = None
+        load_into_canvas(objects, prefix)
+        ss[prefix + "objects"] = objects
+        ss[prefix + "result"] = None
 
+    canvas = st_canvas(
+        stroke_width=brush,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=CANVAS,
+        width=width,
+        drawing_mode="freedraw",
+        initial_drawing=ss[prefix + "initial"],
+        return_image_data=True,
+        update_streamlit=True,
+        key=prefix + "canvas",
+    )
+    objects = (canvas.json_data or {}).get("objects", [])
+    image = canvas.image_data
+    # Right after Undo/Clear the canvas still reports the old drawing until it
+    # has loaded the new one; only a drawing that matches is read.
+    if image is not None and len(objects) >= len(ss[prefix + "initial"]["objects"]):
+        ss[prefix + "objects"] = objects
+        ss[prefix + "result"] = read(image) if objects else None
+    b1, b2, _ = st.columns([1, 1, 2] if width == CANVAS else [1, 1, 6])
+    b1.button(
+        "Undo",
+        on_click=lambda: replace_drawing(ss[prefix + "objects"][:-1]),
+        disabled=not ss[prefix + "objects"],
+        key=prefix + "undo",
+        use_container_width=True,
+    )
+    b2.button(
+        "Clear",
+        on_click=lambda: replace_drawing([]),
+        disabled=not ss[prefix + "objects"],
+        key=prefix + "clear",
+        use_container_width=True,
+    )
+
+
+def draw_tab(pred: Predictor, brush: int) -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
-        canvas = st_canvas(
-            stroke_width=brush,
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            height=CANVAS,
-            width=CANVAS,
-            drawing_mode="freedraw",
-            initial_drawing=ss.initial,
-            return_image_data=True,
-            update_streamlit=True,
-            key="canvas",
-        )
-        objects = (canvas.json_data or {}).get("objects", [])
-        image = canvas.image_data
-        # Right after Undo/Clear the canvas still reports the old drawing until it
-        # has loaded the new one; only a drawing that matches is read.
-        if image is not None and len(objects) >= len(ss.initial["objects"]):
-            ss.objects = objects
-            ss.result = pred.predict_image(image) if objects else None
-        b1, b2, _ = st.columns([1, 1, 2])
-        b1.button(
-            "Undo",
-            on_click=lambda: replace_drawing(ss.objects[:-1]),
-            disabled=not ss.objects,
-            key="undo",
-            use_container_width=True,
-        )
-        b2.button(
-            "Clear",
-            on_click=lambda: replace_drawing([]),
-            disabled=not ss.objects,
-            key="clear",
-            use_container_width=True,
-        )
+        drawing(pred.predict_image, brush, CANVAS)
     with right:
-        show_result(ss.get("result"), "Draw a digit in the black box: the prediction appears when you lift the pen.")
+        show_result(
+            st.session_state.get("result"),
+            "Draw a digit in the black box: the prediction appears when you lift the pen.",
+        )
+
+
+def number_html(result: dict | None) -> str:
+    """The ``#number`` element: ``data-text`` holds the digits read (empty while there are none),
+    ``data-state`` is ``empty``, ``sure`` or ``unsure``; digits not sure are marked."""
+    if result is None or result["empty"]:
+        return (
+            '<div id="number" data-text="" data-state="empty"><p class="hint">Write a number in the wide box: '
+            "every digit is read when you lift the pen.</p></div>"
+        )
+    digits = "".join(
+        f"<span>{d['digit']}</span>"
+        if d["sure"]
+        else f'<span class="unsure-digit" title="not sure: {d["top2"][0]} or {d["top2"][1]}?">{d["digit"]}</span>'
+        for d in result["digits"]
+    )
+    state = "sure" if result["sure"] else "unsure"
+    note = "every digit sure" if result["sure"] else "underlined: not sure (hover for the two best guesses)"
+    return (
+        f'<div id="number" data-text="{result["text"]}" data-state="{state}"><div class="number">{digits}</div>'
+        f'<p class="hint">{note}</p></div>'
+    )
+
+
+def boxed(image: np.ndarray, result: dict) -> np.ndarray:
+    """The drawing with a box around each digit read: green when sure, orange when not."""
+    out = np.asarray(image)[:, :, :3].copy()
+    for d in result["digits"]:
+        x0, y0, x1, y1 = d["box"]
+        colour = (42, 157, 74) if d["sure"] else (199, 119, 0)
+        x0, y0, x1, y1 = max(x0 - 3, 0), max(y0 - 3, 0), min(x1 + 2, out.shape[1] - 1), min(y1 + 2, out.shape[0] - 1)
+        out[[y0, y1], x0 : x1 + 1] = colour
+        out[y0 : y1 + 1, [x0, x1]] = colour
+    return out
+
+
+def number_tab(pred: Predictor, brush: int) -> None:
+    ss = st.session_state
+    drawing(lambda image: {**pred.read_number(image), "image": image}, brush, NUMBER_WIDTH, prefix="number_")
+    result = ss.get("number_result")
+    st.html(number_html(result))
+    if result is not None and not result["empty"]:
+        st.image(boxed(result["image"], result), caption="The digits found, left to right", width=NUMBER_WIDTH // 2)
 
 
 def upload_tab(pred: Predictor) -> None:
@@ -181,18 +236,19 @@ def main() -> None:
         )
         cal = "chosen on its validation set" if pred.calibration else "a default: run `digitlab evaluate` to choose it"
         st.markdown(f'"Not sure" below {pred.threshold:.0%} confidence ({cal}).')
-    tabs = st.tabs(["Draw", "Upload"], key="tab", on_change="rerun")
-    # Only the open tab runs, so the page holds one #prediction.
+    tabs = st.tabs(["Draw", "Number", "Upload"], key="tab", on_change="rerun")
+    # Only the open tab runs, so the page holds one #prediction (or #number).
     ss = st.session_state
-    if tabs[0].open:
-        if ss.get("upload_was_open") and ss.get("objects"):
-            load_into_canvas(ss.objects)  # the canvas was unmounted: give it back its drawing
-        ss.upload_was_open = False
-        with tabs[0]:
-            draw_tab(pred, brush)
-    else:
-        ss.upload_was_open = True
-        with tabs[1]:
+    for i, (prefix, tab) in enumerate((("", draw_tab), ("number_", number_tab))):
+        if tabs[i].open:
+            if ss.get("open_tab", i) != i and ss.get(prefix + "objects"):
+                load_into_canvas(ss[prefix + "objects"], prefix)  # the canvas was unmounted: give it its drawing back
+            ss.open_tab = i
+            with tabs[i]:
+                tab(pred, brush)
+    if tabs[2].open:
+        ss.open_tab = 2
+        with tabs[2]:
             upload_tab(pred)
 
 

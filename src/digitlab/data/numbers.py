@@ -1,0 +1,116 @@
+"""Synthetic multi-digit numbers, written the way people write them on a wide canvas or a form.
+
+Each digit comes from :mod:`digitlab.data.drawings` (the canvas's round-brush strokes), so
+the numbers look like what the app and the live page receive. Digits are placed left to
+right with a chosen gap between their ink (negative: neighbours touch), each perhaps at
+its own size and on a sloping baseline; ``inverted`` is dark ink on a white canvas and
+``form`` is a small paper-like form field: dark ink on grey paper with uneven light and
+grain, the way a phone photo of a form looks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .drawings import CANVAS, digit_strokes, render
+
+# gap: the space between neighbours' ink as a fraction of the digit height (drawn uniformly
+# from the range; negative: they overlap, so they touch); sizes: each digit's height is
+# scaled by a factor from [1 - sizes, 1] (touching: the ink of neighbours meets; overlapping: it
+# runs into each other by up to half a brush width); slope: the baseline rises or falls by up to this
+# much per unit of width; form_height: the field's height in pixels (None: the canvas's).
+NUMBER_VARIATIONS: dict[str, dict] = {
+    "normal": {"gap": (0.12, 0.35), "sizes": 0.0, "slope": 0.0, "invert": False, "form_height": None},
+    "wide gaps": {"gap": (0.5, 0.9), "sizes": 0.0, "slope": 0.0, "invert": False, "form_height": None},
+    "narrow gaps": {"gap": (0.02, 0.08), "sizes": 0.0, "slope": 0.0, "invert": False, "form_height": None},
+    "touching": {"gap": (-0.02, 0.0), "sizes": 0.0, "slope": 0.0, "invert": False, "form_height": None},
+    "overlapping": {"gap": (-0.08, -0.03), "sizes": 0.0, "slope": 0.0, "invert": False, "form_height": None},
+    "mixed sizes": {"gap": (0.12, 0.35), "sizes": 0.3, "slope": 0.0, "invert": False, "form_height": None},
+    "sloped": {"gap": (0.12, 0.35), "sizes": 0.0, "slope": 0.12, "invert": False, "form_height": None},
+    "inverted": {"gap": (0.12, 0.35), "sizes": 0.0, "slope": 0.0, "invert": True, "form_height": None},
+    "form": {"gap": (0.12, 0.35), "sizes": 0.1, "slope": 0.04, "invert": True, "form_height": 64},
+}
+MARGIN = 0.12  # of the canvas height, left and right of the number
+
+
+def _digit_layer(digit: int, rng: np.random.Generator, scale: float, dy: float) -> np.ndarray:
+    """One digit rendered on a CANVAS x CANVAS layer, scaled about its centre and moved down by ``dy``."""
+    strokes, width = digit_strokes(digit, "centred", rng, CANVAS)
+    centre = np.concatenate(strokes).mean(0)
+    moved = [np.clip(centre + (s - centre) * scale + [0, dy], 0, CANVAS - 1) for s in strokes]
+    return render(moved, width, CANVAS)
+
+
+def _offset(placed: np.ndarray, layer: np.ndarray, gap_px: float) -> int:
+    """Where ``layer``'s column 0 goes so that its ink keeps ``gap_px`` from ``placed``'s ink, row by row."""
+    ink_rows = (placed > 64).any(1) & (layer > 64).any(1)
+    right = np.where((placed > 64).any(1), (placed > 64).shape[1] - 1 - np.argmax((placed > 64)[:, ::-1], 1), -1)
+    left = np.where((layer > 64).any(1), np.argmax(layer > 64, 1), layer.shape[1])
+    if not ink_rows.any():  # no row has ink in both: keep the gap between the bounding boxes
+        return int(round(right.max() + 1 + gap_px - left.min()))
+    return int(round(gap_px + 1 - (left[ink_rows] - right[ink_rows]).min()))
+
+
+def _columns(layer: np.ndarray) -> np.ndarray:
+    cols = np.flatnonzero((layer > 0).any(0))
+    return layer[:, cols[0] : cols[-1] + 1]
+
+
+def draw_number(text: str, variation: str = "normal", rng: np.random.Generator | None = None) -> np.ndarray:
+    """A drawing of the digits in ``text``: uint8 (height, width), white ink on black unless the
+    variation says otherwise."""
+    if variation not in NUMBER_VARIATIONS:
+        raise ValueError(f"unknown variation {variation!r}; choose from {', '.join(NUMBER_VARIATIONS)}")
+    v, rng = NUMBER_VARIATIONS[variation], rng or np.random.default_rng()
+    height, margin = 0.6 * CANVAS, int(MARGIN * CANVAS)
+    slope = rng.uniform(-v["slope"], v["slope"])
+    canvas = np.zeros((CANVAS, margin), np.uint8)
+    for i, ch in enumerate(text):
+        dy = slope * (canvas.shape[1] - margin)  # the baseline's rise so far
+        layer = _columns(_digit_layer(int(ch), rng, rng.uniform(1 - v["sizes"], 1.0), dy))
+        if i == 0:
+            at = margin
+        else:
+            at = _offset(canvas, layer, rng.uniform(*v["gap"]) * height)
+        width = max(canvas.shape[1], at + layer.shape[1])
+        grown = np.zeros((CANVAS, width), np.uint8)
+        grown[:, : canvas.shape[1]] = canvas
+        grown[:, at : at + layer.shape[1]] = np.maximum(grown[:, at : at + layer.shape[1]], layer)
+        canvas = grown
+    canvas = np.pad(canvas, ((0, 0), (0, margin)))
+    return _form(canvas, v["form_height"], rng) if v["form_height"] else 255 - canvas if v["invert"] else canvas
+
+
+def _form(canvas: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:
+    """Dark ink on grey paper, lit unevenly, with grain, shrunk to a form field ``height`` pixels high."""
+    h, w = canvas.shape
+    size = (max(1, round(w * height / h)), height)
+    ink = np.asarray(Image.fromarray(canvas).resize(size, Image.Resampling.BOX), np.float32) / 255
+    yy, xx = np.mgrid[0:height, 0 : size[0]] / max(size)
+    light = 0.82 + 0.12 * np.clip(rng.uniform(-1, 1) * (xx - 0.5) + rng.uniform(-1, 1) * (yy - 0.3), -1, 1)
+    paper = light + rng.normal(0, 0.015, light.shape)
+    out = paper * (1 - ink) + 0.12 * ink
+    return (np.clip(out, 0, 1) * 255).astype(np.uint8)
+
+
+def number_strokes(text: str, rng: np.random.Generator | None = None) -> list[list[np.ndarray]]:
+    """Each digit's strokes for writing ``text`` on a canvas CANVAS pixels high, one digit a slot of
+    0.5 x CANVAS from the left margin: for driving the wide "Number" canvas in a browser."""
+    rng = rng or np.random.default_rng()
+    slot, margin = 0.5 * CANVAS, MARGIN * CANVAS
+    return [
+        [s + [margin + slot * (i + 0.5) - CANVAS / 2, 0] for s in digit_strokes(int(ch), "centred", rng, CANVAS)[0]]
+        for i, ch in enumerate(text)
+    ]
+
+
+def numbers(variation: str, count: int = 40, seed: int = 0, lengths: tuple[int, int] = (2, 6)):
+    """``count`` drawings of random numbers of ``lengths`` digits in one variation: a list of
+    (uint8 image, text)."""
+    rng = np.random.default_rng([seed, list(NUMBER_VARIATIONS).index(variation)])
+    out = []
+    for _ in range(count):
+        text = "".join(str(d) for d in rng.integers(0, 10, rng.integers(lengths[0], lengths[1] + 1)))
+        out.append((draw_number(text, variation, rng), text))
+    return out

@@ -1,0 +1,147 @@
+"""Cutting a number into digits: the image side of reading a number (no model here).
+
+The ink (:func:`digitlab.data.preprocess.ink_image`) falls into connected pieces. Specks
+(paper grain, a stray touch) are dropped; pieces that share most of their columns are
+one digit (a 5's flag or a 4's bar drawn apart, a broken stroke); a piece too wide for
+one digit gets candidate cuts at its weakest columns, among which the model chooses
+(:mod:`digitlab.inference.number`). Each digit is then prepared exactly like a single
+digit (:func:`~digitlab.data.preprocess.prepare_ink`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .preprocess import INK_THRESHOLD, prepare_ink
+
+SPECK_AREA = 0.03  # of the largest piece's ink: smaller pieces ...
+SPECK_HEIGHT = 0.3  # ... that are also this much lower than the tallest are specks
+SAME_DIGIT_OVERLAP = 0.5  # pieces sharing this share of the narrower one's columns are one digit
+CUTS = 4  # candidate cuts tried per wide piece
+
+
+@dataclass
+class Piece:
+    """Ink that may be one digit: a mask over its bounding box in the whole image."""
+
+    top: int
+    left: int
+    mask: np.ndarray  # bool (h, w)
+
+    @property
+    def box(self) -> list[int]:
+        """``[left, top, right, bottom]`` in the input image's pixels (right and bottom exclusive)."""
+        h, w = self.mask.shape
+        return [self.left, self.top, self.left + w, self.top + h]
+
+    def prepared(self, ink: np.ndarray) -> np.ndarray:
+        """This piece's ink alone (not its neighbours' in the same box), as a 28x28 MNIST-style digit."""
+        h, w = self.mask.shape
+        return prepare_ink(np.where(self.mask, ink[self.top : self.top + h, self.left : self.left + w], 0.0))
+
+
+def _trimmed(top: int, left: int, mask: np.ndarray) -> Piece | None:
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if not len(rows):
+        return None
+    return Piece(top + rows[0], left + cols[0], mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+
+
+def _union(a: Piece, b: Piece) -> Piece:
+    top, left = min(a.top, b.top), min(a.left, b.left)
+    bottom, right = max(a.box[3], b.box[3]), max(a.box[2], b.box[2])
+    mask = np.zeros((bottom - top, right - left), bool)
+    for p in (a, b):
+        h, w = p.mask.shape
+        mask[p.top - top : p.top - top + h, p.left - left : p.left - left + w] |= p.mask
+    return Piece(top, left, mask)
+
+
+def components(ink: np.ndarray) -> list[Piece]:
+    """The connected pieces of ink (8-connected), specks dropped, left to right."""
+    labels, n = ndimage.label(ink > INK_THRESHOLD, structure=np.ones((3, 3), bool))
+    pieces = [Piece(sl[0].start, sl[1].start, labels[sl] == i + 1) for i, sl in enumerate(ndimage.find_objects(labels))]
+    if not pieces:
+        return []
+    areas = np.array([p.mask.sum() for p in pieces])
+    heights = np.array([p.mask.shape[0] for p in pieces])
+    keep = (areas >= SPECK_AREA * areas.max()) | (heights >= SPECK_HEIGHT * heights.max())
+    return sorted((p for p, k in zip(pieces, keep) if k), key=lambda p: p.left)
+
+
+def merge_columns(pieces: list[Piece]) -> list[Piece]:
+    """Pieces that share most of their columns are one digit written in several strokes."""
+    out: list[Piece] = []
+    for p in sorted(pieces, key=lambda p: p.left):
+        for i, q in enumerate(out):
+            shared = min(p.box[2], q.box[2]) - max(p.left, q.left)
+            if shared >= SAME_DIGIT_OVERLAP * min(p.mask.shape[1], q.mask.shape[1]):
+                out[i] = _union(q, p)
+                break
+        else:
+            out.append(p)
+    return sorted(out, key=lambda p: p.left)
+
+
+def _weakest(profile: np.ndarray, lo: int, hi: int, count: int, apart: int) -> list[int]:
+    """Up to ``count`` columns in [lo, hi) with the least ink, at least ``apart`` columns apart."""
+    chosen: list[int] = []
+    for c in lo + np.argsort(profile[lo:hi], kind="stable"):
+        if all(abs(c - d) >= apart for d in chosen):
+            chosen.append(int(c))
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def cut_path(mask: np.ndarray, centre: int, half_width: int) -> np.ndarray:
+    """The column of a top-to-bottom cut in each row, through as little ink as it can: it may drift
+    one column a row within ``half_width`` of ``centre``, so it can pass between digits that lean into
+    each other where no straight cut can (dynamic programming, as in drop-fall segmentation)."""
+    h, w = mask.shape
+    lo, hi = max(1, centre - half_width), min(w - 1, centre + half_width + 1)
+    band = mask[:, lo:hi].astype(np.float32) + 0.002 * np.abs(np.arange(lo, hi) - centre)  # straight when free
+    cost = np.empty_like(band)
+    step = np.zeros(band.shape, np.int8)
+    cost[0] = band[0]
+    for r in range(1, h):
+        prev = np.stack([np.r_[np.inf, cost[r - 1, :-1]], cost[r - 1], np.r_[cost[r - 1, 1:], np.inf]])
+        step[r] = prev.argmin(0) - 1
+        cost[r] = band[r] + prev.min(0)
+    path = np.empty(h, np.int64)
+    path[-1] = int(cost[-1].argmin())
+    for r in range(h - 1, 0, -1):
+        path[r - 1] = path[r] + step[r, path[r]]
+    return path + lo
+
+
+def _cut(piece: Piece, paths: list[np.ndarray]) -> list[Piece] | None:
+    """The piece in parts between cut paths (each a column per row), or None when paths cross or a part is empty."""
+    h, w = piece.mask.shape
+    edges = [np.zeros(h, np.int64), *paths, np.full(h, w)]
+    cols = np.arange(w)
+    parts = []
+    for a, b in zip(edges, edges[1:]):
+        if (b < a).any():
+            return None
+        part = _trimmed(piece.top, piece.left, piece.mask & (cols >= a[:, None]) & (cols < b[:, None]))
+        if part is None:
+            return None
+        parts.append(part)
+    return parts
+
+
+def halves(piece: Piece) -> list[tuple[Piece, Piece]]:
+    """Candidate cuts of a wide piece in two: a :func:`cut_path` from each of its weakest columns
+    in its middle part."""
+    h, w = piece.mask.shape
+    profile = ndimage.uniform_filter1d(piece.mask.sum(0).astype(np.float32), size=max(1, w // 40))
+    out = []
+    for c in _weakest(profile, int(0.2 * w), int(0.8 * w), CUTS, max(2, w // 10)):
+        parts = _cut(piece, [cut_path(piece.mask, c, max(2, w // 8))])
+        if parts is not None:
+            out.append((parts[0], parts[1]))
+    return out
