@@ -104,3 +104,14 @@ def test_a_cut_path_passes_between_leaning_digits():
     path = segment.cut_path(mask, centre=20, half_width=8)
     assert len(path) == 40 and ((path > 12) & (path < 28)).all()  # through the gap, across the bridge once
     assert ink_image(mask.astype(np.uint8) * 255).shape == mask.shape
+
+
+def test_tiny_marks_lines_and_noise_give_an_answer_or_one_line_error(shipped):
+    dot = np.pad(np.full((2, 2), 255, np.uint8), 4)  # too narrow to cut: read, not crashed on
+    assert len(shipped.read_number(dot)["text"]) == 1
+    line = np.pad(np.full((4, 800), 255, np.uint8), 20)  # a line is not cut into dozens of "digits"
+    assert len(shipped.read_number(line)["text"]) == 1
+    salt = (np.random.default_rng(0).random((600, 600)) < 0.08).astype(np.uint8) * 255
+    with pytest.raises(DigitlabError, match="too many for a number") as e:  # refused before any per-mark work
+        shipped.read_number(salt)
+    assert "\n" not in str(e.value)

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from digitlab.core.errors import DigitlabError
+
 from .preprocess import INK_THRESHOLD, prepare_ink
 
 SPECK_AREA = 0.03  # of the largest piece's ink: smaller pieces ...
 SPECK_HEIGHT = 0.3  # ... that are also this much lower than the tallest are specks
 SAME_DIGIT_OVERLAP = 0.5  # pieces sharing this share of the narrower one's columns are one digit
 CUTS = 4  # candidate cuts tried per wide piece
+MIN_CUT_WIDTH = 6  # pixels: a narrower piece is never cut
 
 
 @dataclass
@@ -60,16 +63,21 @@ def _union(a: Piece, b: Piece) -> Piece:
     return Piece(top, left, mask)
 
 
-def components(ink: np.ndarray) -> list[Piece]:
-    """The connected pieces of ink (8-connected), specks dropped, left to right."""
+def components(ink: np.ndarray, max_pieces: int = 128) -> list[Piece]:
+    """The connected pieces of ink (8-connected), specks dropped, left to right. More than
+    ``max_pieces`` after that (noise, a page of text) is a one-line error, found before any
+    per-piece work."""
     labels, n = ndimage.label(ink > INK_THRESHOLD, structure=np.ones((3, 3), bool))
-    pieces = [Piece(sl[0].start, sl[1].start, labels[sl] == i + 1) for i, sl in enumerate(ndimage.find_objects(labels))]
-    if not pieces:
+    if n == 0:
         return []
-    areas = np.array([p.mask.sum() for p in pieces])
-    heights = np.array([p.mask.shape[0] for p in pieces])
-    keep = (areas >= SPECK_AREA * areas.max()) | (heights >= SPECK_HEIGHT * heights.max())
-    return sorted((p for p, k in zip(pieces, keep) if k), key=lambda p: p.left)
+    slices = ndimage.find_objects(labels)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    heights = np.array([sl[0].stop - sl[0].start for sl in slices])
+    keep = np.flatnonzero((areas >= SPECK_AREA * areas.max()) | (heights >= SPECK_HEIGHT * heights.max()))
+    if len(keep) > max_pieces:
+        raise DigitlabError(f"found {len(keep)} separate marks, too many for a number: crop the image to the number")
+    pieces = [Piece(slices[i][0].start, slices[i][1].start, labels[slices[i]] == i + 1) for i in keep]
+    return sorted(pieces, key=lambda p: p.left)
 
 
 def merge_columns(pieces: list[Piece]) -> list[Piece]:
@@ -103,6 +111,8 @@ def cut_path(mask: np.ndarray, centre: int, half_width: int) -> np.ndarray:
     each other where no straight cut can (dynamic programming, as in drop-fall segmentation)."""
     h, w = mask.shape
     lo, hi = max(1, centre - half_width), min(w - 1, centre + half_width + 1)
+    if hi <= lo:  # too narrow to bend: a straight cut
+        return np.full(h, min(max(centre, 1), w - 1), np.int64)
     band = mask[:, lo:hi].astype(np.float32) + 0.002 * np.abs(np.arange(lo, hi) - centre)  # straight when free
     cost = np.empty_like(band)
     step = np.zeros(band.shape, np.int8)
@@ -138,6 +148,8 @@ def halves(piece: Piece) -> list[tuple[Piece, Piece]]:
     """Candidate cuts of a wide piece in two: a :func:`cut_path` from each of its weakest columns
     in its middle part."""
     h, w = piece.mask.shape
+    if w < MIN_CUT_WIDTH:
+        return []
     profile = ndimage.uniform_filter1d(piece.mask.sum(0).astype(np.float32), size=max(1, w // 40))
     out = []
     for c in _weakest(profile, int(0.2 * w), int(0.8 * w), CUTS, max(2, w // 10)):

@@ -17,18 +17,22 @@ MAX_DIGITS = 32
 WIDE = 0.95  # a piece wider than this times its height may be several touching digits
 CERTAINLY_SEVERAL = 1.4  # and one this much wider than tall is never one digit
 MAX_DEPTH = 5  # cuts of one piece, one inside another
+FLAT = 0.4  # a piece lower than this share of the tallest one is a dash or a line, not digits
+LINE = 8.0  # and so is one this many times wider than tall (six touching digits are about 4)
 
 
 def _confidences(pred, pieces: list[Piece], ink: np.ndarray) -> np.ndarray:
     return pred.probabilities(np.stack([p.prepared(ink) for p in pieces])).max(1)
 
 
-def split_touching(pred, piece: Piece, ink: np.ndarray, depth: int = 0) -> list[Piece]:
+def split_touching(pred, piece: Piece, ink: np.ndarray, tallest: int, depth: int = 0) -> list[Piece]:
     """A piece as the digits it holds. One too wide for a digit is cut in two where the model reads
     both halves most surely (the sum of their log confidences), and each half again if it is still
-    too wide; a piece only somewhat wide is cut only when both halves read more surely than the whole."""
+    too wide; a piece only somewhat wide is cut only when both halves read more surely than the whole.
+    A flat piece (a dash, a line: far lower than the ``tallest`` piece) is never cut."""
     h, w = piece.mask.shape
-    options = halves(piece) if depth < MAX_DEPTH and w > WIDE * h else []
+    flat = h < FLAT * tallest or w > LINE * h
+    options = halves(piece) if depth < MAX_DEPTH and w > WIDE * h and not flat else []
     if not options:
         return [piece]
     conf = _confidences(pred, [piece] + [half for pair in options for half in pair], ink)
@@ -37,7 +41,7 @@ def split_touching(pred, piece: Piece, ink: np.ndarray, depth: int = 0) -> list[
     if w <= CERTAINLY_SEVERAL * h and pairs[best].min() <= conf[0]:
         return [piece]
     left, right = options[best]
-    return split_touching(pred, left, ink, depth + 1) + split_touching(pred, right, ink, depth + 1)
+    return split_touching(pred, left, ink, tallest, depth + 1) + split_touching(pred, right, ink, tallest, depth + 1)
 
 
 def read_number(pred, image) -> dict:
@@ -46,13 +50,14 @@ def read_number(pred, image) -> dict:
     and ``digits``, each with ``digit``, ``confidence``, ``sure``, ``top2`` and ``box``
     (``[left, top, right, bottom]`` in the image's pixels)."""
     ink = ink_image(image)
-    pieces = merge_columns(components(ink))
+    pieces = merge_columns(components(ink, max_pieces=4 * MAX_DIGITS))
     if len(pieces) > MAX_DIGITS:
         raise DigitlabError(
             f"found {len(pieces)} separate marks; at most {MAX_DIGITS} digits are read at once: "
             "crop the image to the number"
         )
-    digits = [d for p in pieces for d in split_touching(pred, p, ink)]
+    tallest = max((p.mask.shape[0] for p in pieces), default=0)
+    digits = [d for p in pieces for d in split_touching(pred, p, ink, tallest)]
     if len(digits) > MAX_DIGITS:
         raise DigitlabError(
             f"found {len(digits)} digits; at most {MAX_DIGITS} are read at once: crop the image to the number"

@@ -184,8 +184,17 @@ def boxed(image: np.ndarray, result: dict) -> np.ndarray:
 
 def number_tab(pred: Predictor, brush: int) -> None:
     ss = st.session_state
-    drawing(lambda image: {**pred.read_number(image), "image": image}, brush, NUMBER_WIDTH, prefix="number_")
+
+    def read(image):
+        try:
+            return {**pred.read_number(image), "image": image}
+        except DigitlabError as e:  # e.g. too many marks: say so, keep the canvas and its buttons
+            return {"error": str(e), "empty": True}
+
+    drawing(read, brush, NUMBER_WIDTH, prefix="number_")
     result = ss.get("number_result")
+    if result is not None and "error" in result:
+        st.error(result["error"])
     st.html(number_html(result))
     if result is not None and not result["empty"]:
         st.image(boxed(result["image"], result), caption="The digits found, left to right", width=NUMBER_WIDTH // 2)
