@@ -44,9 +44,10 @@ def _digit_layer(digit: int, rng: np.random.Generator, scale: float, dy: float) 
 
 def _offset(placed: np.ndarray, layer: np.ndarray, gap_px: float) -> int:
     """Where ``layer``'s column 0 goes so that its ink keeps ``gap_px`` from ``placed``'s ink, row by row."""
-    ink_rows = (placed > 64).any(1) & (layer > 64).any(1)
-    right = np.where((placed > 64).any(1), (placed > 64).shape[1] - 1 - np.argmax((placed > 64)[:, ::-1], 1), -1)
-    left = np.where((layer > 64).any(1), np.argmax(layer > 64, 1), layer.shape[1])
+    a, b = placed > 64, layer > 64
+    ink_rows = a.any(1) & b.any(1)
+    right = np.where(a.any(1), a.shape[1] - 1 - np.argmax(a[:, ::-1], 1), -1)
+    left = np.where(b.any(1), np.argmax(b, 1), layer.shape[1])
     if not ink_rows.any():  # no row has ink in both: keep the gap between the bounding boxes
         return int(round(right.max() + 1 + gap_px - left.min()))
     return int(round(gap_px + 1 - (left[ink_rows] - right[ink_rows]).min()))
