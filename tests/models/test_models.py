@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from digitlab.core.errors import DigitlabError
-from digitlab.models import BN_EPS, BN_MOMENTUM, available, build_model, count_parameters
+from digitlab.models import BN_EPS, BN_MOMENTUM, available, build_gate, build_model, count_parameters
 
 
 def test_seed1_parameter_counts_match_keras():
@@ -66,3 +66,10 @@ def test_unknown_model_is_a_clear_error():
     with pytest.raises(DigitlabError, match="bad settings"):
         build_model({"arch": "seed1", "width": 3})
     assert {"seed1", "seed2"} <= set(available())
+
+
+def test_the_gate_is_small_answers_three_kinds_and_is_no_digit_classifier():
+    gate = build_gate({"arch": "gate", "widths": [16, 32, 64], "dense": 64, "classes": 3})
+    assert gate(torch.rand(5, 1, 28, 28)).shape == (5, 3)
+    assert count_parameters(gate)["trainable"] < 100_000
+    assert "gate" not in available()  # no training preset can pick it as a digit reader

@@ -1,4 +1,4 @@
-"""Files that come with digitlab: the preset configs and the shipped model.
+"""Files that come with digitlab: the preset configs, the shipped model and its number gate.
 
 In a source checkout they are ``configs/`` and ``models/`` at the top of the
 repository; a built wheel carries them as ``digitlab/_data/configs`` and
@@ -11,6 +11,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]  # src/digitlab
 SHIPPED_NAME = "default.pt"
+GATE_NAME = "gate.pt"
 
 
 def _bundled(name: str) -> Path:
@@ -26,3 +27,8 @@ def shipped_model() -> Path | None:
     """The model that comes with digitlab (``models/default.pt``), if this install has it."""
     path = _bundled("models") / SHIPPED_NAME
     return path if path.is_file() else None
+
+
+def shipped_gate() -> Path:
+    """The number reader's gate that comes with digitlab (``models/gate.pt``; it may be missing)."""
+    return _bundled("models") / GATE_NAME

@@ -58,29 +58,44 @@ def _columns(layer: np.ndarray) -> np.ndarray:
     return layer[:, cols[0] : cols[-1] + 1]
 
 
+def _placed(text: str, v: dict, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+    """The digits' layers, left to right, and the column each starts at, on a canvas wide enough."""
+    height, margin = 0.6 * CANVAS, int(MARGIN * CANVAS)
+    slope = rng.uniform(-v["slope"], v["slope"])
+    canvas = np.zeros((CANVAS, margin), np.uint8)
+    placed = []
+    for i, ch in enumerate(text):
+        dy = slope * (canvas.shape[1] - margin)  # the baseline's rise so far
+        layer = _columns(_digit_layer(int(ch), rng, rng.uniform(1 - v["sizes"], 1.0), dy))
+        at = margin if i == 0 else _offset(canvas, layer, rng.uniform(*v["gap"]) * height)
+        width = max(canvas.shape[1], at + layer.shape[1])
+        grown = np.zeros((CANVAS, width), np.uint8)
+        grown[:, : canvas.shape[1]] = canvas
+        grown[:, at : at + layer.shape[1]] = np.maximum(grown[:, at : at + layer.shape[1]], layer)
+        canvas = grown
+        placed.append((at, layer))
+    return np.pad(canvas, ((0, 0), (0, margin))), placed
+
+
 def draw_number(text: str, variation: str = "normal", rng: np.random.Generator | None = None) -> np.ndarray:
     """A drawing of the digits in ``text``: uint8 (height, width), white ink on black unless the
     variation says otherwise."""
     if variation not in NUMBER_VARIATIONS:
         raise ValueError(f"unknown variation {variation!r}; choose from {', '.join(NUMBER_VARIATIONS)}")
     v, rng = NUMBER_VARIATIONS[variation], rng or np.random.default_rng()
-    height, margin = 0.6 * CANVAS, int(MARGIN * CANVAS)
-    slope = rng.uniform(-v["slope"], v["slope"])
-    canvas = np.zeros((CANVAS, margin), np.uint8)
-    for i, ch in enumerate(text):
-        dy = slope * (canvas.shape[1] - margin)  # the baseline's rise so far
-        layer = _columns(_digit_layer(int(ch), rng, rng.uniform(1 - v["sizes"], 1.0), dy))
-        if i == 0:
-            at = margin
-        else:
-            at = _offset(canvas, layer, rng.uniform(*v["gap"]) * height)
-        width = max(canvas.shape[1], at + layer.shape[1])
-        grown = np.zeros((CANVAS, width), np.uint8)
-        grown[:, : canvas.shape[1]] = canvas
-        grown[:, at : at + layer.shape[1]] = np.maximum(grown[:, at : at + layer.shape[1]], layer)
-        canvas = grown
-    canvas = np.pad(canvas, ((0, 0), (0, margin)))
+    canvas, _ = _placed(text, v, rng)
     return _form(canvas, v["form_height"], rng) if v["form_height"] else 255 - canvas if v["invert"] else canvas
+
+
+def number_with_owners(text: str, variation: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A white-on-black drawing of ``text`` (variation's gaps, sizes and slope; no paper or
+    inversion) and, per pixel, which digit's ink it is (its index in ``text``; -1: none): for
+    labelling the pieces a cut makes."""
+    canvas, placed = _placed(text, NUMBER_VARIATIONS[variation], rng)
+    stack = np.zeros((len(placed), *canvas.shape), np.uint8)
+    for i, (at, layer) in enumerate(placed):
+        stack[i, :, at : at + layer.shape[1]] = layer
+    return canvas, np.where(canvas > 0, stack.argmax(0), -1)
 
 
 def _form(canvas: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 The ink (:func:`digitlab.data.preprocess.ink_image`) falls into connected pieces. Specks
 (paper grain, a stray touch) are dropped; pieces that share most of their columns are
-one digit (a 5's flag or a 4's bar drawn apart, a broken stroke); a piece too wide for
-one digit gets candidate cuts at its weakest columns, among which the model chooses
+one digit (a 5's flag or a 4's bar drawn apart, a broken stroke). A piece that may hold
+several touching digits is over-cut at its weakest columns (:func:`cut_candidates`), and
+the stretches between cuts (:func:`segments`) are what the models choose among
 (:mod:`digitlab.inference.number`). Each digit is then prepared exactly like a single
 digit (:func:`~digitlab.data.preprocess.prepare_ink`).
 """
@@ -22,8 +23,11 @@ from .preprocess import INK_THRESHOLD, prepare_ink
 SPECK_AREA = 0.03  # of the largest piece's ink: smaller pieces ...
 SPECK_HEIGHT = 0.3  # ... that are also this much lower than the tallest are specks
 SAME_DIGIT_OVERLAP = 0.5  # pieces sharing this share of the narrower one's columns are one digit
-CUTS = 4  # candidate cuts tried per wide piece
 MIN_CUT_WIDTH = 6  # pixels: a narrower piece is never cut
+CUT_SPACING = 0.1  # of the line's height: candidate cuts are at least this far apart
+CUT_DRIFT = 0.1  # of the line's height: how far a cut may bend to pass between leaning digits
+MAX_CUTS = 60  # candidate cuts in one piece (a line of touching digits; more is noise)
+MAX_SPAN = 9  # one digit spans at most this many gaps between candidate cuts
 
 
 @dataclass
@@ -128,32 +132,38 @@ def cut_path(mask: np.ndarray, centre: int, half_width: int) -> np.ndarray:
     return path + lo
 
 
-def _cut(piece: Piece, paths: list[np.ndarray]) -> list[Piece] | None:
-    """The piece in parts between cut paths (each a column per row), or None when paths cross or a part is empty."""
+def cut_candidates(piece: Piece, height: int) -> list[np.ndarray]:
+    """Where a piece might be cut into digits: a :func:`cut_path` from each of its weakest columns,
+    at least ``CUT_SPACING`` of the line's ``height`` apart, as many as its width allows, left to
+    right and never crossing (each path's column, row by row, at least its left neighbour's). These
+    over-cut on purpose: :func:`segments` puts neighbouring gaps back together."""
     h, w = piece.mask.shape
-    edges = [np.zeros(h, np.int64), *paths, np.full(h, w)]
-    cols = np.arange(w)
-    parts = []
-    for a, b in zip(edges, edges[1:]):
-        if (b < a).any():
-            return None
-        part = _trimmed(piece.top, piece.left, piece.mask & (cols >= a[:, None]) & (cols < b[:, None]))
-        if part is None:
-            return None
-        parts.append(part)
-    return parts
-
-
-def halves(piece: Piece) -> list[tuple[Piece, Piece]]:
-    """Candidate cuts of a wide piece in two: a :func:`cut_path` from each of its weakest columns
-    in its middle part."""
-    h, w = piece.mask.shape
-    if w < MIN_CUT_WIDTH:
+    apart = max(2, int(CUT_SPACING * height))
+    margin = max(1, apart // 2)
+    if w < MIN_CUT_WIDTH or w <= 2 * margin:
         return []
     profile = ndimage.uniform_filter1d(piece.mask.sum(0).astype(np.float32), size=max(1, w // 40))
+    count = min(MAX_CUTS, 2 * max(1, (w - 2 * margin) // apart))  # the weakest first, as many as fit
+    centres = sorted(_weakest(profile, margin, w - margin, count, apart))
+    paths = [cut_path(piece.mask, c, max(2, int(CUT_DRIFT * height))) for c in centres]
+    return list(np.maximum.accumulate(np.stack(paths), axis=0)) if paths else []
+
+
+def segments(piece: Piece, paths: list[np.ndarray], max_span: int = MAX_SPAN) -> list[tuple[int, int, Piece | None]]:
+    """The ink between candidate cuts ``i`` and ``j`` (0: the piece's left edge, ``len(paths) + 1``:
+    its right edge) for every ``j - i`` up to ``max_span``, and the whole piece: ``(i, j, part)``;
+    an empty part is None between neighbouring cuts and left out elsewhere."""
+    h, w = piece.mask.shape
+    end = len(paths) + 1
+    edges = [np.zeros(h, np.int64), *paths, np.full(h, w)]
+    cols = np.arange(w)
     out = []
-    for c in _weakest(profile, int(0.2 * w), int(0.8 * w), CUTS, max(2, w // 10)):
-        parts = _cut(piece, [cut_path(piece.mask, c, max(2, w // 8))])
-        if parts is not None:
-            out.append((parts[0], parts[1]))
+    for i in range(end):
+        for j in range(i + 1, min(end, i + max_span) + 1):
+            inside = (cols >= edges[i][:, None]) & (cols < edges[j][:, None])
+            part = _trimmed(piece.top, piece.left, piece.mask & inside)
+            if part is not None or j == i + 1:  # an empty gap between neighbouring cuts is passed over
+                out.append((i, j, part))
+    if end > max_span:
+        out.append((0, end, piece))
     return out

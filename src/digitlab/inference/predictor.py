@@ -10,7 +10,7 @@ This is the Python API most users want::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from digitlab.models import build_model, count_parameters
 
 from .calibrate import DEFAULT_THRESHOLD
 from .calibrate import load as load_calibration
+from .gate import Gate
 from .number import read_number
 from .onnx_runtime import OnnxSession, matching_export
 
@@ -80,6 +81,7 @@ class Predictor:
     calibration: dict | None = None
     backend: str = "torch"
     session: object | None = None
+    _gate: Gate | None = field(default=None, repr=False)
 
     @classmethod
     def load(
@@ -181,6 +183,13 @@ class Predictor:
             r["sure"] = (not r["empty"]) and r["confidence"] >= self.threshold
             r["top2"] = [int(d) for d in np.argsort(r["probabilities"])[::-1][:2]]
         return results
+
+    @property
+    def gate(self) -> Gate:
+        """The number reader's gate (the shipped ``models/gate.pt``), loaded when first needed."""
+        if self._gate is None:
+            self._gate = Gate.load()
+        return self._gate
 
     def read_number(self, image) -> dict:
         """Every digit in ``image``, left to right: ``text``, ``sure`` and per digit its answer and

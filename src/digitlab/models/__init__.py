@@ -1,6 +1,7 @@
-"""Models: a registry of named networks and the two seed networks (no I/O here)."""
+"""Models: a registry of named networks, the two seed networks and the number reader's gate (no I/O here)."""
 
 from .digitnet import BN_EPS, BN_MOMENTUM, BatchNorm1d, BatchNorm2d, DigitNet  # importing it registers seed1, seed2
+from .gate import GateNet, build_gate
 from .registry import available, build_model, count_parameters, register
 
 __all__ = [
@@ -9,7 +10,9 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "DigitNet",
+    "GateNet",
     "available",
+    "build_gate",
     "build_model",
     "count_parameters",
     "register",

@@ -1,8 +1,9 @@
 """Training: the loop (:func:`train`, :func:`dry_run`), one step, Keras-style callbacks,
-knowledge distillation and model soups."""
+knowledge distillation, model soups and the number reader's gate."""
 
 from .build import Parts, build
+from .gate import train_gate
 from .loop import RunResult, dry_run, train
 from .soup import make_soup
 
-__all__ = ["Parts", "RunResult", "build", "dry_run", "make_soup", "train"]
+__all__ = ["Parts", "RunResult", "build", "dry_run", "make_soup", "train", "train_gate"]

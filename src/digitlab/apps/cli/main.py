@@ -35,6 +35,7 @@ def build_parser() -> Parser:
         runs.add_train,
         runs.add_evaluate,
         runs.add_soup,
+        runs.add_gate,
         lab.add_augment,
         use.add_app,
         use.add_predict,
@@ -56,6 +57,7 @@ COMMANDS = {
     "predict": use.cmd_predict,
     "export": use.cmd_export,
     "soup": runs.cmd_soup,
+    "gate": runs.cmd_gate,
     "serve": use.cmd_serve,
     "bench": lab.cmd_bench,
 }
