@@ -42,9 +42,10 @@ def _digit_layer(digit: int, rng: np.random.Generator, scale: float, dy: float) 
     return render(moved, width, CANVAS)
 
 
-def _offset(placed: np.ndarray, layer: np.ndarray, gap_px: float) -> int:
-    """Where ``layer``'s column 0 goes so that its ink keeps ``gap_px`` from ``placed``'s ink, row by row."""
-    a, b = placed > 64, layer > 64
+def offset(placed: np.ndarray, layer: np.ndarray, gap_px: float, ink: float = 64) -> int:
+    """Where ``layer``'s column 0 goes so that its ink (above ``ink``) keeps ``gap_px`` from
+    ``placed``'s ink, row by row."""
+    a, b = placed > ink, layer > ink
     ink_rows = a.any(1) & b.any(1)
     right = np.where(a.any(1), a.shape[1] - 1 - np.argmax(a[:, ::-1], 1), -1)
     left = np.where(b.any(1), np.argmax(b, 1), layer.shape[1])
@@ -67,7 +68,7 @@ def _placed(text: str, v: dict, rng: np.random.Generator) -> tuple[np.ndarray, l
     for i, ch in enumerate(text):
         dy = slope * (canvas.shape[1] - margin)  # the baseline's rise so far
         layer = _columns(_digit_layer(int(ch), rng, rng.uniform(1 - v["sizes"], 1.0), dy))
-        at = margin if i == 0 else _offset(canvas, layer, rng.uniform(*v["gap"]) * height)
+        at = margin if i == 0 else offset(canvas, layer, rng.uniform(*v["gap"]) * height)
         width = max(canvas.shape[1], at + layer.shape[1])
         grown = np.zeros((CANVAS, width), np.uint8)
         grown[:, : canvas.shape[1]] = canvas

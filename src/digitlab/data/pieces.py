@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .numbers import number_with_owners
+from .numbers import number_with_owners, offset
 from .preprocess import INK_THRESHOLD
 from .segment import Piece, components, cut_candidates, merge_columns, segments
 
@@ -56,22 +56,11 @@ def _touching_mnist(digits: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
             gap = MNIST_HEIGHT * rng.choice(
                 [rng.uniform(-0.12, -0.02), rng.uniform(-0.03, 0.0), rng.uniform(0.0, 0.15)]
             )
-            at = max(2, _abut(stack[:i].max(0), layer, gap))
+            at = max(2, offset(stack[:i].max(0), layer, gap, INK_THRESHOLD))
         stack[i, :, at : at + layer.shape[1]] = layer
         at += layer.shape[1]
     ink = stack.max(0)
     return ink, np.where(ink > 0, stack.argmax(0), -1)
-
-
-def _abut(placed: np.ndarray, layer: np.ndarray, gap: float) -> int:
-    """Where ``layer``'s column 0 goes so that its ink keeps ``gap`` pixels from ``placed``'s, row by row."""
-    a, b = placed > INK_THRESHOLD, layer > INK_THRESHOLD
-    rows = a.any(1) & b.any(1)
-    right = np.where(a.any(1), a.shape[1] - 1 - np.argmax(a[:, ::-1], 1), -1)
-    left = np.where(b.any(1), np.argmax(b, 1), layer.shape[1])
-    if not rows.any():
-        return int(round(right.max() + 1 + gap - left.min()))
-    return int(round(gap + 1 - (left[rows] - right[rows]).min()))
 
 
 def stretches(ink: np.ndarray, owner: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
