@@ -10,16 +10,16 @@ from digitlab.core.errors import DigitlabError
 from digitlab.data import segment
 from digitlab.data.numbers import NUMBER_VARIATIONS, draw_number, numbers
 from digitlab.data.preprocess import ink_image
+from digitlab.inference import number
 
-# Exact-string accuracy bars on 60 numbers of 2 to 6 digits per variation. Touching and
-# overlapping neighbours are below the goal (90%): the cut has to go through shared ink, so
-# these bars only guard against regressions.
+# Exact-string accuracy bars on 60 numbers of 2 to 6 digits per variation: the goals
+# (97% with gaps, 90% where neighbours touch, 95% for dark ink on paper forms).
 BARS = {
     "normal": 0.97,
     "wide gaps": 0.97,
     "narrow gaps": 0.97,
-    "touching": 0.7,
-    "overlapping": 0.3,
+    "touching": 0.9,
+    "overlapping": 0.9,
     "mixed sizes": 0.97,
     "sloped": 0.97,
     "inverted": 0.97,
@@ -111,10 +111,12 @@ def test_tiny_marks_lines_and_noise_give_an_answer_or_one_line_error(shipped):
     assert len(shipped.read_number(dot)["text"]) == 1
     line = np.pad(np.full((4, 800), 255, np.uint8), 20)  # a line is not cut into dozens of "digits"
     assert len(shipped.read_number(line)["text"]) == 1
-    salt = (np.random.default_rng(0).random((600, 600)) < 0.08).astype(np.uint8) * 255
+    salt = (np.random.default_rng(0).random((120, 600)) < 0.08).astype(np.uint8) * 255
     with pytest.raises(DigitlabError, match="too many for a number") as e:  # refused before any per-mark work
         shipped.read_number(salt)
     assert "\n" not in str(e.value)
+    big_salt = (np.random.default_rng(0).random((600, 600)) < 0.08).astype(np.uint8) * 255
+    assert not shipped.read_number(big_salt)["sure"]  # read shrunk, the grains blur into blobs: never sure
 
 
 def test_candidate_cuts_never_cross_and_their_stretches_hold_all_the_ink():
@@ -126,3 +128,46 @@ def test_candidate_cuts_never_cross_and_their_stretches_hold_all_the_ink():
     neighbours = [part for i, j, part in segment.segments(piece, paths) if j == i + 1 and part is not None]
     assert sum(int(p.mask.sum()) for p in neighbours) == int(piece.mask.sum())  # every ink pixel in exactly one
     assert any(i == 0 and j == len(paths) + 1 for i, j, _ in segment.segments(piece, paths))  # the whole, too
+
+
+def _stretches():
+    a, b, ab = (segment.Piece(0, x, np.ones((4, w), bool)) for x, w in ((0, 2), (2, 2), (0, 4)))
+    options = [(0, 1, a), (0, 2, ab), (1, 2, b)]  # ordered by right cut, as split_touching orders them
+    scored = [(-1.0, 5, "a"), (-0.1, 7, "ab"), (-1.0, 1, "b")]  # (score, classifier's digit, prepared)
+    return options, scored, (a, b, ab)
+
+
+def test_the_best_run_of_stretches_spells_the_line_readers_text_when_one_can():
+    options, scored, (a, b, ab) = _stretches()
+    assert number._best_run(options, scored, 2, None) == [(ab, "ab", None)]  # free: the best total
+    assert number._best_run(options, scored, 2, "51") == [(a, "a", None), (b, "b", None)]
+    assert number._best_run(options, scored, 2, "58") is None  # no run spells it...
+    assert number._best_run(options, scored, 2, "58", spell=False) == [(a, "a", None), (b, "b", 8)]  # ...two do
+    assert number._best_run(options, scored, 2, "123", spell=False) is None
+
+
+def test_a_digit_the_two_readers_disagree_on_is_the_line_readers_and_not_sure():
+    r = {"digit": 5, "confidence": 0.9, "sure": True, "top2": [5, 6], "probabilities": [0] * 5 + [0.9, 0.08, 0, 0, 0]}
+    assert number._answer(r, [1, 2, 3, 4], None) == {
+        "digit": 5,
+        "confidence": 0.9,
+        "sure": True,
+        "top2": [5, 6],
+        "box": [1, 2, 3, 4],
+    }
+    assert number._answer(r, [1, 2, 3, 4], 6) == {
+        "digit": 6,
+        "confidence": 0.08,
+        "sure": False,
+        "top2": [6, 5],
+        "box": [1, 2, 3, 4],
+    }
+
+
+def test_a_large_image_is_read_shrunk_and_answered_in_its_own_pixels(shipped):
+    image = draw_number("4096", "normal", np.random.default_rng(3))
+    big = np.kron(image, np.ones((3, 3), np.uint8))  # 840 rows: read at WORK_HEIGHT
+    small, large = shipped.read_number(image), shipped.read_number(big)
+    assert large["text"] == small["text"] == "4096"
+    for s, b in zip(small["digits"], large["digits"]):
+        assert all(abs(3 * u - v) <= 6 for u, v in zip(s["box"], b["box"]))

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from digitlab.core.errors import DigitlabError
-from digitlab.models import BN_EPS, BN_MOMENTUM, available, build_gate, build_model, count_parameters
+from digitlab.models import BN_EPS, BN_MOMENTUM, available, build_gate, build_line, build_model, count_parameters
 
 
 def test_seed1_parameter_counts_match_keras():
@@ -73,3 +73,10 @@ def test_the_gate_is_small_answers_three_kinds_and_is_no_digit_classifier():
     assert gate(torch.rand(5, 1, 28, 28)).shape == (5, 3)
     assert count_parameters(gate)["trainable"] < 100_000
     assert "gate" not in available()  # no training preset can pick it as a digit reader
+
+
+def test_the_line_reader_answers_eleven_classes_every_four_columns_and_is_no_digit_classifier():
+    line = build_line({"arch": "line", "widths": [24, 48, 64, 96], "hidden": 128})
+    assert line(torch.rand(2, 1, 32, 120)).shape == (2, 11, 30)
+    assert count_parameters(line)["trainable"] < 400_000
+    assert "line" not in available()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from conftest import run_cli
 from digitlab.core.errors import DigitlabError
 from digitlab.data.pieces import KINDS
+from digitlab.inference.export import export_gate
 from digitlab.inference.gate import Gate
 from digitlab.training.gate import train_gate
 
@@ -17,11 +20,18 @@ def test_a_short_training_writes_a_gate_that_loads_and_tells_kinds_apart(mnist_r
     m = train_gate(out, {"numbers": 120, "val_numbers": 60, "epochs": 1}, progress=False)
     assert m["accuracy"] > 0.6 and m["digits_kept"] > 0.8, m  # 3 kinds: chance is a third
     gate = Gate.load(out)
-    p = gate.kinds(np.zeros((2, 28, 28), np.float32))
-    assert p.shape == (2, len(KINDS)) and np.allclose(p.sum(1), 1)
+    x = np.random.default_rng(0).random((4, 28, 28)).astype(np.float32)
+    p = gate.kinds(x)
+    assert p.shape == (4, len(KINDS)) and np.allclose(p.sum(1), 1)
     assert gate.meta["metrics"]["accuracy"] == m["accuracy"] and gate.meta["recipe"]["numbers"] == 120
     with pytest.raises(DigitlabError, match="exists; pass --force"):
         train_gate(out, {"numbers": 2}, progress=False)
+    e = export_gate(out)
+    assert e["max_abs_diff"] < 1e-4 and Path(e["path"]) == out.with_suffix(".onnx")
+    fast = Gate.load(out)  # the export beside it is used: onnxruntime, same kinds
+    assert fast.session is not None and np.abs(fast.kinds(x) - gate.kinds(x)).max() < 1e-4
+    train_gate(out, {"numbers": 20, "val_numbers": 10, "epochs": 1, "seed": 1}, progress=False, force=True)
+    assert Gate.load(out).session is None  # an export of other weights is never used
 
 
 def test_the_command_line_checks_its_arguments_and_a_dry_run_writes_nothing(mnist_ready, tmp_path):

@@ -1,4 +1,4 @@
-"""Files that come with digitlab: the preset configs, the shipped model and its number gate.
+"""Files that come with digitlab: the preset configs, the shipped model and its number reader's gate and line reader.
 
 In a source checkout they are ``configs/`` and ``models/`` at the top of the
 repository; a built wheel carries them as ``digitlab/_data/configs`` and
@@ -12,6 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1]  # src/digitlab
 SHIPPED_NAME = "default.pt"
 GATE_NAME = "gate.pt"
+LINE_NAME = "line.pt"
 
 
 def _bundled(name: str) -> Path:
@@ -32,3 +33,8 @@ def shipped_model() -> Path | None:
 def shipped_gate() -> Path:
     """The number reader's gate that comes with digitlab (``models/gate.pt``; it may be missing)."""
     return _bundled("models") / GATE_NAME
+
+
+def shipped_line() -> Path:
+    """The number reader's line reader that comes with digitlab (``models/line.pt``; it may be missing)."""
+    return _bundled("models") / LINE_NAME

@@ -36,7 +36,7 @@ def kind(part: Piece, owner: np.ndarray, totals: np.ndarray) -> int:
     return PART if whole == 0 and held <= 1 else SEVERAL
 
 
-def _touching_mnist(digits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def mnist_number(digits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """MNIST digits (uint8 28x28 each) scaled up and set side by side, neighbours touching,
     overlapping or a little apart: ink in [0, 1] and each pixel's digit (-1: none)."""
     height = 3 * MNIST_HEIGHT
@@ -88,7 +88,7 @@ def gate_examples(mnist_digits: np.ndarray, count: int, seed: int, progress=None
     for i in range(count):
         k = int(rng.integers(1, 5))
         if i % 2:
-            ink, owner = _touching_mnist(mnist_digits[rng.integers(0, len(mnist_digits), k)], rng)
+            ink, owner = mnist_number(mnist_digits[rng.integers(0, len(mnist_digits), k)], rng)
         else:
             text = "".join(str(d) for d in rng.integers(0, 10, k))
             canvas, owner = number_with_owners(text, VARIATIONS[rng.integers(len(VARIATIONS))], rng)

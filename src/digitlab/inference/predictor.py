@@ -28,6 +28,7 @@ from digitlab.models import build_model, count_parameters
 from .calibrate import DEFAULT_THRESHOLD
 from .calibrate import load as load_calibration
 from .gate import Gate
+from .line import LineReader
 from .number import read_number
 from .onnx_runtime import OnnxSession, matching_export
 
@@ -82,6 +83,7 @@ class Predictor:
     backend: str = "torch"
     session: object | None = None
     _gate: Gate | None = field(default=None, repr=False)
+    _line: LineReader | None = field(default=None, repr=False)
 
     @classmethod
     def load(
@@ -190,6 +192,13 @@ class Predictor:
         if self._gate is None:
             self._gate = Gate.load()
         return self._gate
+
+    @property
+    def line(self) -> LineReader:
+        """The number reader's line reader (the shipped ``models/line.pt``), loaded when first needed."""
+        if self._line is None:
+            self._line = LineReader.load()
+        return self._line
 
     def read_number(self, image) -> dict:
         """Every digit in ``image``, left to right: ``text``, ``sure`` and per digit its answer and

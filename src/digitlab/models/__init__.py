@@ -1,7 +1,8 @@
-"""Models: a registry of named networks, the two seed networks and the number reader's gate (no I/O here)."""
+"""Models: a registry of named networks, the two seed networks and the number reader's gate and line reader (no I/O here)."""
 
 from .digitnet import BN_EPS, BN_MOMENTUM, BatchNorm1d, BatchNorm2d, DigitNet  # importing it registers seed1, seed2
 from .gate import GateNet, build_gate
+from .line import LineNet, build_line
 from .registry import available, build_model, count_parameters, register
 
 __all__ = [
@@ -11,8 +12,10 @@ __all__ = [
     "BatchNorm2d",
     "DigitNet",
     "GateNet",
+    "LineNet",
     "available",
     "build_gate",
+    "build_line",
     "build_model",
     "count_parameters",
     "register",

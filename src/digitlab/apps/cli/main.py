@@ -1,5 +1,5 @@
 """The ``digitlab`` command line. Argument parsing and printing only: the work is done by the
-packages it calls (the commands are in ``lab``, ``runs`` and ``use``). Bad input ends with one line on stderr
+packages it calls (the commands are in ``lab``, ``runs``, ``readers`` and ``use``). Bad input ends with one line on stderr
 and exit status 2; Ctrl-C with status 130."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 from digitlab.core.errors import DigitlabError
 from digitlab.core.runinfo import __version__
 
-from . import lab, runs, use
+from . import lab, readers, runs, use
 from .parser import EPILOG, Parser, formatter
 
 
@@ -35,7 +35,8 @@ def build_parser() -> Parser:
         runs.add_train,
         runs.add_evaluate,
         runs.add_soup,
-        runs.add_gate,
+        readers.add_gate,
+        readers.add_line,
         lab.add_augment,
         use.add_app,
         use.add_predict,
@@ -57,7 +58,8 @@ COMMANDS = {
     "predict": use.cmd_predict,
     "export": use.cmd_export,
     "soup": runs.cmd_soup,
-    "gate": runs.cmd_gate,
+    "gate": readers.cmd_gate,
+    "line": readers.cmd_line,
     "serve": use.cmd_serve,
     "bench": lab.cmd_bench,
 }

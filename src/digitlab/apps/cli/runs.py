@@ -1,4 +1,4 @@
-"""The commands that make and score runs: ``train``, ``evaluate``, ``soup`` and ``gate``.
+"""The commands that make and score runs: ``train``, ``evaluate`` and ``soup``.
 Each has its parser builder (``add_<name>``) beside the function that runs it (``cmd_<name>``)."""
 
 from __future__ import annotations
@@ -6,11 +6,9 @@ from __future__ import annotations
 import argparse
 
 from digitlab.core import config
-from digitlab.core.errors import DigitlabError
 from digitlab.core.rundir import RunDir
 from digitlab.evaluation import evaluate
-from digitlab.training import dry_run, make_soup, train, train_gate
-from digitlab.training.gate import RECIPE as GATE_RECIPE
+from digitlab.training import dry_run, make_soup, train
 
 from .parser import BACKENDS, EPILOG, formatter, preset_values
 
@@ -239,34 +237,3 @@ def cmd_soup(args) -> None:
         "training images)"
     )
     print(f"wrote {r['path']}; next: digitlab evaluate {args.out}")
-
-
-def add_gate(sub) -> None:
-    """``digitlab gate``."""
-    g = sub.add_parser(
-        "gate",
-        help="train the number reader's gate (one digit, part of one, or several) on generated numbers",
-        formatter_class=formatter,
-    )
-    g.add_argument(
-        "--out", default="gate.pt", metavar="FILE", help="where to write it (the shipped one: models/gate.pt)"
-    )
-    g.add_argument("--numbers", type=int, default=GATE_RECIPE["numbers"], help="generated numbers to train on")
-    g.add_argument("--epochs", type=int, default=GATE_RECIPE["epochs"], help="passes over them")
-    g.add_argument("--seed", type=int, default=GATE_RECIPE["seed"], help="seed for the numbers, init and shuffling")
-    g.add_argument("--force", action="store_true", help="replace --out if it exists")
-    g.add_argument("--no-progress", action="store_true", help="no progress bars")
-    g.add_argument("--dry-run", action="store_true", help="a few numbers and steps; write nothing")
-
-
-def cmd_gate(args) -> None:
-    for name in ("numbers", "epochs"):
-        if getattr(args, name) < 1:
-            raise DigitlabError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    recipe = {"numbers": args.numbers, "epochs": args.epochs, "seed": args.seed}
-    m = train_gate(args.out, recipe, args.data_dir, not args.no_progress, args.force, args.dry_run)
-    print(
-        f"gate: {m['accuracy']:.2%} of {m['stretches']:,} validation stretches right; whole digits kept whole "
-        f"{m['digits_kept']:.2%}, parts and pairs refused {m['not_digits_refused']:.2%} ({m['seconds']:.0f} s)"
-    )
-    print("dry run: nothing written" if args.dry_run else f"wrote {args.out}")
