@@ -175,3 +175,15 @@ def shipped():
     path = shipped_model()
     assert path is not None, "models/default.pt is missing"
     return Predictor.load(path, device="cpu")
+
+
+def form_photo(text: str = "2026", side: int = 4000) -> np.ndarray:
+    """A form field's number scaled up to a ``side`` x ``side`` (16-megapixel) phone-photo-sized image."""
+    from PIL import Image
+
+    from digitlab.data.numbers import draw_number
+
+    form = draw_number(text, "form", np.random.default_rng(1))
+    wide = np.asarray(Image.fromarray(form).resize((side, side * form.shape[0] // form.shape[1])))
+    top = (side - wide.shape[0]) // 2
+    return np.pad(wide, ((top, side - wide.shape[0] - top), (0, 0)), mode="edge")  # more paper above and below

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import form_photo, run_cli
 from digitlab.data.numbers import draw_number
 
 
@@ -131,3 +131,16 @@ def test_predict_number_reads_each_file_and_json_has_the_boxes(tmp_path):
     assert [list(d) for d in answer["digits"]] == [["digit", "confidence", "sure", "box"]] * 5
     res = run_cli("predict", "--number", "--data", "csv:x.csv")
     assert res.returncode == 2 and "--number reads image files" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_predict_number_reads_a_photo_and_refuses_noise_and_long_lines_in_one_line(tmp_path):
+    photo, long, noise = tmp_path / "photo.png", tmp_path / "long.png", tmp_path / "noise.png"
+    Image.fromarray(form_photo()).save(photo)
+    Image.fromarray(draw_number("1234567890" * 4, "wide gaps", np.random.default_rng(0))).save(long)
+    Image.fromarray(((np.random.default_rng(0).random((120, 600)) < 0.08) * 255).astype(np.uint8)).save(noise)
+    res = run_cli("predict", "--number", photo)
+    assert res.returncode == 0 and res.stdout.strip() == f"{photo}: 2026", res.stderr[-2000:]
+    for path, words in ((long, "at most 32 digits"), (noise, "too many for a number")):
+        res = run_cli("predict", "--number", photo, path)
+        assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr
+        assert res.stderr.strip().startswith(f"digitlab: error: {path}: ") and "\n" not in res.stderr.strip()

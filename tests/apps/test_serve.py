@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from conftest import render_digit, run_cli
+from conftest import form_photo, render_digit, run_cli
 from digitlab import data
 from digitlab.apps.server.api import Limits, create_app
 from digitlab.data import drawings
@@ -155,6 +155,18 @@ def test_read_answers_the_whole_number_from_every_input_form(client):
 def test_read_refuses_bad_input_with_a_json_answer(client, kwargs, status, words):
     res = client.post("/api/read", **kwargs)
     assert res.status_code == status and words in res.json()["error"] and res.json()["status"] == status
+
+
+def test_read_answers_a_16_megapixel_photo_and_refuses_noise(client, shipped):
+    photo = png(form_photo())
+    too_big = client.post("/api/read", content=photo, headers={"Content-Type": "image/png"})  # limits of 1 MP
+    assert too_big.status_code == 413 and "limit" in too_big.json()["error"]
+    with TestClient(create_app(shipped.path)) as default:  # the default limits: 16 MP, 2 MB
+        res = default.post("/api/read", content=photo, headers={"Content-Type": "image/png"})
+    assert res.status_code == 200 and res.json()["text"] == "2026", res.json()
+    salt = ((np.random.default_rng(0).random((120, 600)) < 0.08) * 255).astype(np.uint8)
+    res = client.post("/api/read", content=png(salt), headers={"Content-Type": "image/png"})
+    assert res.status_code == 400 and "too many for a number" in res.json()["error"]
 
 
 def test_read_refuses_more_than_32_digits_in_one_line(client):

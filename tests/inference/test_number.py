@@ -171,3 +171,30 @@ def test_a_large_image_is_read_shrunk_and_answered_in_its_own_pixels(shipped):
     assert large["text"] == small["text"] == "4096"
     for s, b in zip(small["digits"], large["digits"]):
         assert all(abs(3 * u - v) <= 6 for u, v in zip(s["box"], b["box"]))
+
+
+@pytest.mark.slow
+def test_numbers_of_mnist_validation_digits_side_by_side(shipped, mnist_ready, measured):
+    """Writers neither the gate nor the line reader saw: a fairer test than the canvas numbers."""
+    from digitlab.data import make_splits
+    from digitlab.data.pieces import mnist_number
+
+    splits = make_splits(["mnist"], 0.1, 42)  # the shipped model's split: its validation digits
+    rng = np.random.default_rng(5)
+    by_kind: dict[str, list[bool]] = {"all apart": [], "some touching": [], "one piece": []}
+    for _ in range(300):
+        k = int(rng.integers(2, 7))
+        idx = rng.integers(0, len(splits.x_val), k)
+        ink, _ = mnist_number(splits.x_val[idx], rng)
+        image = (np.clip(ink, 0, 1) * 255).astype(np.uint8)  # an 8-bit image, as a user sends one
+        text = "".join(str(int(d)) for d in splits.y_val[idx])
+        n = len(segment.merge_columns(segment.components(ink_image(image))))
+        kind = "all apart" if n == k else "one piece" if n == 1 else "some touching"
+        by_kind[kind].append(shipped.read_number(image)["text"] == text)
+    right = [r for v in by_kind.values() for r in v]
+    measured(
+        f"numbers of MNIST validation digits side by side, exact string over 300: {np.mean(right):.1%} ("
+        + ", ".join(f"{k} {np.mean(v):.1%} of {len(v)}" for k, v in by_kind.items())
+        + ")"
+    )
+    assert np.mean(right) >= 0.85

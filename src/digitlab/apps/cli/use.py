@@ -107,7 +107,10 @@ def cmd_predict(args) -> None:
 def _predict_numbers(model, files: list[str], as_json: bool) -> None:
     images = [load_image(f) for f in files]  # every file is checked before any is read
     for file, image in zip(files, images):
-        r = model.read_number(image)
+        try:
+            r = model.read_number(image)
+        except DigitlabError as e:  # which of several files it was matters
+            raise DigitlabError(f"{file}: {e}") from None
         if as_json:
             digits = [
                 {"digit": d["digit"], "confidence": round(d["confidence"], 6), "sure": d["sure"], "box": d["box"]}
