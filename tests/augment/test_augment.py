@@ -157,4 +157,5 @@ def test_benchmark_measures_both_pipelines(digits):
     r = augment_benchmark(cfg, x, y, steps=2)
     assert r["static_images"] == 40 and r["static_images_per_s"] > 0
     assert r["step_ms_plain"] > 0 and r["step_ms_realtime"] > 0 and r["warp_ms_per_batch"] > 0
-    assert -0.5 < r["realtime_overhead"] < 2.0
+    # two timed steps on a shared CPU are noise, so no range on the overhead: only that it is the ratio
+    assert r["realtime_overhead"] == pytest.approx(r["step_ms_realtime"] / r["step_ms_plain"] - 1)

@@ -7,7 +7,9 @@ the line reader (:mod:`digitlab.inference.line`), which sees the whole piece, sa
 digits it holds; the digits are the run of stretches between cuts that spells that and
 scores best: the largest sum, over its stretches, of the log of the gate's "one whole digit"
 times the classifier's confidence (dynamic programming over the cuts). When no run spells
-it, the best run of all is taken. Then every digit is read by the classifier in one batch.
+it, the best run of as many stretches is taken and a digit the classifier reads otherwise is
+the line reader's, not sure; when there is none, the best run of all. Then every digit is
+read by the classifier in one batch. Images over WORK_HEIGHT rows are read shrunk.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The ``digitlab`` command line. Argument parsing and printing only: the work is done by the
-packages it calls (the commands are in ``lab``, ``runs``, ``readers`` and ``use``). Bad input ends with one line on stderr
+packages it calls (the commands are in ``lab``, ``runs``, ``readers``, ``use`` and ``mine``). Bad input ends with one line on stderr
 and exit status 2; Ctrl-C with status 130."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 from digitlab.core.errors import DigitlabError
 from digitlab.core.runinfo import __version__
 
-from . import lab, readers, runs, use
+from . import lab, mine, readers, runs, use
 from .parser import EPILOG, Parser, formatter
 
 
@@ -42,6 +42,7 @@ def build_parser() -> Parser:
         use.add_predict,
         use.add_export,
         use.add_serve,
+        mine.add_mine,
         lab.add_bench,
     ):
         add(sub)  # in the order --help lists them
@@ -61,6 +62,7 @@ COMMANDS = {
     "gate": readers.cmd_gate,
     "line": readers.cmd_line,
     "serve": use.cmd_serve,
+    "mine": mine.cmd_mine,
     "bench": lab.cmd_bench,
 }
 
