@@ -3,6 +3,7 @@ Each has its parser builder (``add_<name>``) beside the function that runs it (`
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ from digitlab.apps.server.api import configure_worker, create_app
 from digitlab.apps.streamlit.launch import streamlit_command
 from digitlab.core.errors import DigitlabError
 from digitlab.data import load_image
+from digitlab.data.mine import Store, default_path
 from digitlab.inference import load_model, write_submission
 from digitlab.inference.export import export_onnx
 
@@ -200,20 +202,33 @@ def add_serve(sub) -> None:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 exposes it to your network)")
     sv.add_argument("--port", type=int, default=8000, help="port to listen on")
     sv.add_argument("--workers", type=int, default=1, help="server processes, each with its own copy of the model")
+    sv.add_argument(
+        "--store",
+        metavar="FILE",
+        help="where /api/examples saves (default: $DIGITLAB_MINE, else mine.sqlite in --data-dir)",
+    )
 
 
 def cmd_serve(args) -> None:
     if args.workers < 1:
         raise DigitlabError("--workers must be at least 1")
     _check_listen(args.host, args.port)
+    token = os.environ.get("DIGITLAB_TOKEN") or None
+    if token is None and not _loopback(args.host):
+        raise DigitlabError(
+            f"listening on {args.host} would let anyone who can reach it write to your corrections store; "
+            "set DIGITLAB_TOKEN=<a secret> (clients then send 'Authorization: Bearer <secret>'), or use --host 127.0.0.1"
+        )
+    store = Store(args.store or default_path(args.data_dir))
     configure_worker()
-    app = create_app(args.model, args.backend)  # load once here, so a bad --model fails in one line
+    app = create_app(args.model, args.backend, store=store, token=token)  # a bad --model fails here, in one line
     print(f"digitlab serve: open http://{args.host}:{args.port} (API docs at /docs); Ctrl-C stops it", flush=True)
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
         return
     os.environ["DIGITLAB_SERVE_MODEL"] = args.model or ""
     os.environ["DIGITLAB_SERVE_BACKEND"] = args.backend
+    os.environ["DIGITLAB_SERVE_STORE"] = str(store.path)
     uvicorn.run(
         "digitlab.apps.server.api:app_from_env",
         factory=True,
@@ -222,6 +237,16 @@ def cmd_serve(args) -> None:
         workers=args.workers,
         log_level="warning",
     )
+
+
+def _loopback(host: str) -> bool:
+    """Only this machine can reach ``host``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost: it may resolve to anything
+        return False
 
 
 def _check_listen(host: str, port: int) -> None:

@@ -3,7 +3,8 @@
 ``POST /api/predict`` takes an image as PNG/JPEG bytes (a multipart file under
 any field name, a raw ``image/*`` body, or base64 in JSON ``{"image": ...}``) or a
 pixel array (JSON ``{"pixels": [[...], ...]}``, 0-255 or 0-1, any polarity);
-``POST /api/read`` takes the same and reads every digit in it, left to right.
+``POST /api/read`` takes the same and reads every digit in it, left to right;
+``/api/examples`` saves, counts and deletes corrections (:mod:`.examples`).
 Every input goes through :func:`digitlab.data.preprocess.prepare_image`, the one
 preprocessing function, unless JSON says ``"mnist": true`` (pixels already
 in MNIST format, e.g. a row of the Kaggle CSV). ``GET /`` is the drawing page;
@@ -34,8 +35,10 @@ from digitlab.core.io import sha256_file
 from digitlab.core.rundir import report_json
 from digitlab.core.runinfo import __version__
 from digitlab.data import preprocess
+from digitlab.data.mine import Store
 from digitlab.inference import Predictor
 
+from .examples import add_example_routes
 from .inputs import INLINE_VALUES, PREDICT_DOC, ApiError, Limits, request_input
 
 
@@ -146,9 +149,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(500, f"internal error ({type(exc).__name__}); the server keeps running")
 
 
-def create_app(model: str | os.PathLike | None = None, backend: str = "auto", limits: Limits = Limits()) -> FastAPI:
+def create_app(
+    model: str | os.PathLike | None = None,
+    backend: str = "auto",
+    limits: Limits = Limits(),
+    store: Store | None = None,
+    token: str | None = None,
+) -> FastAPI:
     """The ASGI app for one model. ``backend="auto"`` runs the ``.onnx`` export beside the model when
-    there is an up-to-date one (it is faster at batch 1), else PyTorch."""
+    there is an up-to-date one (it is faster at batch 1), else PyTorch. ``store`` receives the
+    examples of ``/api/examples`` (None: the default store); ``token`` guards them."""
     pred = _load(model, backend)
     info = model_info(pred)
     page = resources.files("digitlab.apps.server").joinpath("static/index.html").read_text(encoding="utf-8")
@@ -186,6 +196,7 @@ def create_app(model: str | os.PathLike | None = None, backend: str = "auto", li
         kind, value, mnist = await request_input(request, limits)
         return await _in_thread(limits, _read_answer, pred, kind, value, mnist, limits)
 
+    add_example_routes(app, pred, store or Store(), limits, token, _in_thread)
     return app
 
 
@@ -216,4 +227,9 @@ def configure_worker() -> None:
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory`` with several workers: each worker process builds its own app."""
     configure_worker()
-    return create_app(os.environ.get("DIGITLAB_SERVE_MODEL") or None, os.environ.get("DIGITLAB_SERVE_BACKEND", "auto"))
+    return create_app(
+        os.environ.get("DIGITLAB_SERVE_MODEL") or None,
+        os.environ.get("DIGITLAB_SERVE_BACKEND", "auto"),
+        store=Store(os.environ["DIGITLAB_SERVE_STORE"]) if os.environ.get("DIGITLAB_SERVE_STORE") else None,
+        token=os.environ.get("DIGITLAB_TOKEN") or None,
+    )

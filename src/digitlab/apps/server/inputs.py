@@ -77,7 +77,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _multipart_image(request: Request, body: bytes) -> bytes:
+async def _multipart_image(request: Request, body: bytes) -> tuple[bytes, dict]:
     async def once():
         yield body
         yield b""
@@ -90,7 +90,7 @@ async def _multipart_image(request: Request, body: bytes) -> bytes:
     upload = next((v for v in form.values() if not isinstance(v, str)), None)
     if upload is None:
         raise ApiError(400, "multipart body has no file in it; send the picture as a file, e.g. file=@digit.png")
-    return await upload.read()
+    return await upload.read(), {k: v for k, v in form.items() if isinstance(v, str)}
 
 
 def _json_input(body: bytes, limits: Limits) -> tuple[str, object, bool]:
@@ -128,16 +128,27 @@ def _json_input(body: bytes, limits: Limits) -> tuple[str, object, bool]:
 
 async def request_input(request: Request, limits: Limits) -> tuple[str, object, bool]:
     """``(kind, value, mnist)`` from a JSON, multipart or raw image body."""
+    kind, value, mnist, _ = await request_input_fields(request, limits)
+    return kind, value, mnist
+
+
+async def request_input_fields(request: Request, limits: Limits) -> tuple[str, object, bool, dict]:
+    """:func:`request_input` and the request's other fields: the JSON document's other keys, the
+    multipart form's text fields, and the query string (a raw image body has only that)."""
     body = await _read_body(request, limits.max_body_bytes)
     if not body:
         raise ApiError(400, 'empty request: send an image (PNG/JPEG) or JSON {"pixels": [[...]]}')
+    fields = dict(request.query_params)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json":
-        return _json_input(body, limits)
+        kind, value, mnist = _json_input(body, limits)
+        doc = json.loads(body)
+        return kind, value, mnist, fields | {k: v for k, v in doc.items() if k not in ("image", "pixels", "mnist")}
     if ctype == "multipart/form-data":
-        return "bytes", await _multipart_image(request, body), False
+        image, form = await _multipart_image(request, body)
+        return "bytes", image, False, fields | form
     if ctype.startswith("image/") or ctype == "application/octet-stream":
-        return "bytes", body, False
+        return "bytes", body, False, fields
     raise ApiError(
         415, f"unsupported content type {ctype or '(none)'!r}; send application/json, multipart/form-data or image/png"
     )
