@@ -117,3 +117,17 @@ def test_a_writer_killed_mid_write_loses_nothing_already_saved(tmp_path):
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     kept = {e.id for e in Store(path).examples()}
     assert set(saved) <= kept and len(kept) - len(saved) <= 1  # at most the one being written when killed
+
+
+def test_the_store_is_a_data_source(tmp_path, monkeypatch):
+    from digitlab.data import load_source
+
+    path = tmp_path / "mine.sqlite"
+    with pytest.raises(DigitlabError, match="no corrections store at"):
+        load_source(f"mine:{path}")
+    Store(path).add(PNG, _seven(), 7, "app")
+    Store(path).add(PNG, _seven(), 1, "page")
+    src = load_source(f"mine:{path}")
+    assert src.x.shape == (2, 28, 28) and src.x.dtype == np.uint8 and list(src.y) == [7, 1]
+    monkeypatch.setenv("DIGITLAB_MINE", str(path))
+    assert list(load_source("mine").y) == [7, 1]  # plain `mine`: the default store

@@ -1,7 +1,7 @@
 """Named datasets and the train/validation split.
 
 Sources are named ``KIND:PATH`` (``idx:DIR``, ``csv:FILE``, ``folder:DIR``,
-``npz:FILE``) or ``mnist``; several combine into one training pool, which is
+``npz:FILE``, ``mine:FILE``), ``mnist`` or ``mine`` (your corrections store); several combine into one training pool, which is
 split into train and validation, stratified by label and seeded. The official
 10k MNIST test set is kept apart and never enters train or validation.
 """
@@ -17,10 +17,11 @@ from sklearn.model_selection import train_test_split
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import sha256_bytes
 
+from .mine import Store, default_path
 from .mnist import load_mnist
 from .sources import load_csv, load_folder, load_idx_dir, load_npz
 
-KINDS = ("mnist", "idx", "csv", "folder", "npz")
+KINDS = ("mnist", "idx", "csv", "folder", "npz", "mine")
 
 
 @dataclass
@@ -40,11 +41,13 @@ class Source:
 
 def parse_spec(spec: str) -> tuple[str, str]:
     spec = spec.strip()
-    if spec == "mnist":
-        return "mnist", ""
+    if spec in ("mnist", "mine"):
+        return spec, ""
     kind, sep, path = spec.partition(":")
     if not sep or kind not in KINDS[1:] or not path:
-        raise DigitlabError(f"unknown data source {spec!r}; use mnist, idx:DIR, csv:FILE, folder:DIR or npz:FILE")
+        raise DigitlabError(
+            f"unknown data source {spec!r}; use mnist, mine, idx:DIR, csv:FILE, folder:DIR, npz:FILE or mine:FILE"
+        )
     return kind, path
 
 
@@ -58,6 +61,13 @@ def load_source(spec: str, directory: str | os.PathLike | None = None, split: st
         x, y = load_csv(path)
     elif kind == "folder":
         x, y = load_folder(path)
+    elif kind == "mine":
+        store = Store(path or default_path(directory))
+        if not store.path.is_file():
+            raise DigitlabError(
+                f"{spec}: no corrections store at {store.path}; save examples first (digitlab mine add)"
+            )
+        x, y = store.arrays()
     else:
         x, y = load_npz(path)
     if len(x) == 0:

@@ -11,7 +11,9 @@ from digitlab.core.errors import DigitlabError
 
 BACKENDS = ["auto", "torch", "onnx"]
 
-EPILOG = "Data sources: mnist | idx:DIR | csv:FILE | folder:DIR | npz:FILE (repeat --data to combine)."
+EPILOG = (
+    "Data sources: mnist | mine | idx:DIR | csv:FILE | folder:DIR | npz:FILE | mine:FILE (repeat --data to combine)."
+)
 
 
 class Parser(argparse.ArgumentParser):
