@@ -15,20 +15,19 @@ right kind, 88.7% of whole digits kept whole, 97.8% of parts and pairs refused; 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from digitlab.core import checkpoint
-from digitlab.core.errors import DigitlabError
-from digitlab.core.runinfo import git_commit, library_versions, seed_everything
 from digitlab.data import make_splits
 from digitlab.data.pieces import DIGIT, KINDS, gate_examples
 from digitlab.data.preprocess import SPEC as PREPROCESSING
 from digitlab.models import build_gate
+
+from .helpers import save as save_checkpoint
+from .helpers import start as start_run
 
 RECIPE = {
     "numbers": 3000,
@@ -109,13 +108,7 @@ def train_gate(
 ) -> dict:
     """Train a gate and write it to ``out`` (atomically; an existing file only with ``force``).
     ``dry_run`` makes a few numbers and runs a few steps, and writes nothing."""
-    recipe = {**RECIPE, **(recipe or {})}
-    out = Path(out)
-    if out.exists() and not force and not dry_run:
-        raise DigitlabError(f"{out} exists; pass --force to replace it, or --out another file")
-    if dry_run:
-        recipe = {**recipe, "numbers": 8, "val_numbers": 4}
-    seed_everything(recipe["seed"])
+    out, recipe = start_run(out, RECIPE, recipe, force, dry_run)
     start = time.perf_counter()
     train, val = _data(recipe, data_dir, progress)
     spec = {"arch": "gate", "widths": list(recipe["widths"]), "dense": recipe["dense"], "classes": len(KINDS)}
@@ -127,16 +120,5 @@ def train_gate(
         "train_stretches": len(train[1]),
     }
     if not dry_run:
-        checkpoint.save(
-            out,
-            {
-                "state_dict": model.state_dict(),
-                "model": spec,
-                "recipe": recipe,
-                "preprocessing": PREPROCESSING,
-                "metrics": metrics,
-                "git": git_commit(),
-                "versions": library_versions(),
-            },
-        )
+        save_checkpoint(out, model, spec, recipe, metrics, preprocessing=PREPROCESSING)
     return metrics

@@ -14,19 +14,18 @@ of the 307 that hold several digits; 773 s on a 2-core AMD EPYC CPU.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from digitlab.core import checkpoint
-from digitlab.core.errors import DigitlabError
-from digitlab.core.runinfo import git_commit, library_versions, seed_everything
 from digitlab.data import make_splits
 from digitlab.data.lines import line_examples
 from digitlab.models.line import BLANK, build_line, decode
+
+from .helpers import save as save_checkpoint
+from .helpers import start as start_run
 
 RECIPE = {
     "numbers": 30000,
@@ -116,13 +115,7 @@ def train_line(
 ) -> dict:
     """Train a line reader and write it to ``out`` (atomically; an existing file only with ``force``).
     ``dry_run`` makes a few numbers and runs a few steps, and writes nothing."""
-    recipe = {**RECIPE, **(recipe or {})}
-    out = Path(out)
-    if out.exists() and not force and not dry_run:
-        raise DigitlabError(f"{out} exists; pass --force to replace it, or --out another file")
-    if dry_run:
-        recipe = {**recipe, "numbers": 8, "val_numbers": 4}
-    seed_everything(recipe["seed"])
+    out, recipe = start_run(out, RECIPE, recipe, force, dry_run)
     start = time.perf_counter()
     train, val = _data(recipe, data_dir, progress)
     spec = {"arch": "line", "widths": list(recipe["widths"]), "hidden": recipe["hidden"]}
@@ -130,15 +123,5 @@ def train_line(
     _fit(model, train, recipe, progress, 3 if dry_run else None)
     metrics = {**scores(model, val), "seconds": round(time.perf_counter() - start, 1), "train_pieces": len(train)}
     if not dry_run:
-        checkpoint.save(
-            out,
-            {
-                "state_dict": model.state_dict(),
-                "model": spec,
-                "recipe": recipe,
-                "metrics": metrics,
-                "git": git_commit(),
-                "versions": library_versions(),
-            },
-        )
+        save_checkpoint(out, model, spec, recipe, metrics)
     return metrics
