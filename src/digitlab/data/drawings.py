@@ -62,18 +62,28 @@ TEMPLATES: dict[int, list[list[list[tuple[float, float]]]]] = {
 
 
 def digit_strokes(
-    digit: int, variation: str = "centred", rng: np.random.Generator | None = None, size: int = CANVAS
+    digit: int,
+    variation: str = "centred",
+    rng: np.random.Generator | None = None,
+    size: int = CANVAS,
+    hand: dict | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """Strokes for one drawing of ``digit``: a list of (k, 2) arrays of canvas pixel
-    coordinates, and the brush width to draw them with."""
+    coordinates, and the brush width to draw them with.
+
+    ``hand`` writes in another handwriting (see :mod:`digitlab.data.styles`): ``templates``
+    replaces the ways of writing some digits, ``widths`` their width as a fraction of the
+    usual, ``stroke`` the brush width."""
     if variation not in VARIATIONS:
         raise ValueError(f"unknown variation {variation!r}; choose from {', '.join(VARIATIONS)}")
     rng = rng or np.random.default_rng()
-    v = VARIATIONS[variation]
-    ways = TEMPLATES[int(digit)]
+    hand = hand or {}
+    v = {**VARIATIONS[variation], **({"stroke": hand["stroke"]} if "stroke" in hand else {})}
+    ways = hand.get("templates", {}).get(int(digit), TEMPLATES[int(digit)])
     strokes = [np.asarray(s, dtype=np.float64) for s in ways[rng.integers(len(ways))]]
     height = v["height"] * size * rng.uniform(0.9, 1.05)
-    width = height * rng.uniform(0.55, 0.72) * (0.3 if digit == 1 else 1.0)
+    narrow = hand.get("widths", {}).get(int(digit), 0.3 if digit == 1 else 1.0)
+    width = height * rng.uniform(0.55, 0.72) * narrow
     angle = np.radians(rng.uniform(-8, 8))
     shear = v["shear"] * rng.choice([-0.3, 1.0]) + rng.uniform(-0.08, 0.08)  # people lean right more than left
     phase = rng.uniform(0, 2 * np.pi, size=2)
