@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import render_digit, run_cli
 from digitlab.apps.server.api import Limits, create_app
 from digitlab.data.mine import Store
+from digitlab.data.numbers import draw_number
 
 
 def png(arr: np.ndarray) -> bytes:
@@ -55,10 +56,27 @@ def test_examples_are_saved_from_every_input_form_counted_and_deleted(shipped, s
     assert saved[0].image_png == seven and {e.source for e in saved} == {"api"}  # the upload kept byte for byte
 
 
+def test_a_number_saves_every_digit_and_the_listing_feeds_a_gallery(shipped, store):
+    image = png(draw_number("4071", "normal", np.random.default_rng(3)))
+    body = {"image": base64.b64encode(image).decode(), "label": "4071", "number": True, "source": "page"}
+    with _client(shipped, store) as client:
+        res = client.post("/api/examples", json=body)
+        assert res.status_code == 201, res.text
+        assert [e["label"] for e in res.json()["examples"]] == [4, 0, 7, 1]
+        wrong = client.post("/api/examples", json={**body, "label": "407"})
+        assert wrong.status_code == 422 and "4 digits were found" in wrong.json()["error"]
+        listing = client.get("/api/examples?images=true").json()
+    assert listing["total"] == 4 and [e["id"] for e in listing["examples"]] == res.json()["ids"]
+    thumb = Image.open(io.BytesIO(base64.b64decode(listing["examples"][2]["png"])))
+    assert thumb.size == (28, 28) and {e["source"] for e in listing["examples"]} == {"page"}
+
+
 @pytest.mark.parametrize(
     "kwargs, status, words",
     [
         ({"json": {"pixels": [[0] * 28] * 28, "label": 12}}, 422, "label must be a digit 0-9"),
+        ({"json": {"pixels": [[0] * 28] * 28, "label": "12a", "number": True}}, 422, "digits 0-9"),
+        ({"json": {"pixels": [[0] * 28] * 28, "label": "12", "number": True}}, 422, "no ink found"),
         ({"json": {"pixels": [[0] * 28] * 28}}, 422, "say which digit it is"),
         ({"json": {"pixels": [[0] * 28] * 28, "label": 3}}, 400, "no ink found"),
         ({"json": {"pixels": [[0] * 28] * 28, "label": 3, "mnist": True}}, 422, "not for examples"),

@@ -21,6 +21,7 @@ from conftest import form_photo, render_digit, run_cli
 from digitlab import data
 from digitlab.apps.server.api import Limits, create_app
 from digitlab.data import drawings
+from digitlab.data.mine import Store
 from digitlab.data.numbers import draw_number, number_strokes
 from digitlab.tools import browser, live_bench
 
@@ -195,9 +196,14 @@ def test_serve_refuses_bad_arguments_in_one_line(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def server(shipped):
+def store_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("store") / "mine.sqlite"
+
+
+@pytest.fixture(scope="module")
+def server(shipped, store_file):
     port = browser.free_port()
-    proc = live_bench.serve_process(shipped.path, port, workers=1)
+    proc = live_bench.serve_process(shipped.path, port, workers=1, store=store_file)
     yield f"http://127.0.0.1:{port}"
     live_bench.stop(proc)
 
@@ -305,4 +311,49 @@ def test_live_page_reads_a_number_while_it_is_written(page, measured):
             assert boxes > 100  # a box is drawn around each digit
         measured("serve page, Number mode: 407 written with the mouse and 1985 with touch, read digit by digit")
     finally:
+        page.check("input[value=digit]")
+
+
+def _count(page, digit: int) -> str:
+    return page.text_content(f"#count-values td[data-digit='{digit}']")
+
+
+@pytest.mark.browser
+def test_live_page_saves_a_correction_shows_it_and_deletes_it(page, store_file):
+    assert page.get_attribute("#active-model", "data-name") == "default"  # which model answers is on the page
+    page.click("#clear")
+    assert page.is_hidden("#teach")  # nothing to save on an empty canvas
+    for s in drawings.digit_strokes(7, "centred", np.random.default_rng(11))[0]:
+        browser.mouse_stroke(page, s, "#pad")
+    browser.wait_for_prediction(page, "p.dataset.digit === '7'")
+    page.click("#labels button[data-label='1']")  # "It's a 1": a correction
+    page.wait_for_function("() => document.getElementById('saved').textContent === 'Saved as a 1.'")
+    page.wait_for_function("() => document.getElementById('counts').dataset.total === '1'")
+    assert _count(page, 1) == "1" and _count(page, 7) == "0" and page.is_hidden("#teach")  # once per drawing
+    saved = Store(store_file).examples()
+    assert [(e.label, e.answer, e.source) for e in saved] == [(1, 7, "page")]
+    figure = page.locator(f"#gallery figure[data-id='{saved[0].id}']")
+    assert figure.get_attribute("data-label") == "1"
+    assert page.evaluate("() => document.querySelector('#gallery img').naturalWidth") == 28
+    figure.locator("button.delete").click()
+    page.wait_for_function("() => document.getElementById('counts').dataset.total === '0'")
+    assert page.locator("#gallery figure").count() == 0 and Store(store_file).counts()[1] == 0
+
+
+@pytest.mark.browser
+def test_live_page_saves_a_number_digit_by_digit(page, store_file):
+    page.check("input[value=number]")
+    try:
+        page.click("#clear")
+        for digit in number_strokes("52", np.random.default_rng(2)):
+            for s in digit:
+                browser.mouse_stroke(page, s, "#pad")
+        assert _settled_text(page) == "52"
+        page.fill("#number-label", "53")  # "It's 53": the second digit corrected
+        page.click("#save-number")
+        page.wait_for_function("() => document.getElementById('counts').dataset.total === '2'")
+        assert page.text_content("#saved") == "Saved 2 digits of 53."
+        assert [(e.label, e.answer) for e in Store(store_file).examples()] == [(5, 5), (3, 2)]
+    finally:
+        Store(store_file).clear()
         page.check("input[value=digit]")

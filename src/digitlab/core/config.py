@@ -175,6 +175,7 @@ def validate(cfg: dict) -> None:
                 "train.distill.copy_teachers must be null (the same as teachers) or a non-empty list of run folders",
             ),
         ]
+    checks += _personal_checks(d.get("personal") or {})
     sched = t["schedule"]
     checks += [
         (sched in ("plateau", "onecycle"), "train.schedule must be plateau or onecycle"),
@@ -186,6 +187,19 @@ def validate(cfg: dict) -> None:
     for ok, msg in checks:
         if not ok:
             raise DigitlabError(msg)
+
+
+def _personal_checks(pers: dict) -> list[tuple[bool, str]]:
+    share, hold = pers.get("share"), pers.get("holdout")
+    return [
+        (isinstance(pers.get("enabled", False), bool), "data.personal.enabled must be true or false"),
+        (isinstance(hold, (int, float)) and 0 <= hold < 1, "data.personal.holdout must lie in [0, 1), e.g. 0.2"),
+        (isinstance(share, (int, float)) and 0 < share < 1, "data.personal.share must lie between 0 and 1, e.g. 0.1"),
+        (
+            pers.get("mnist_images") is None or (isinstance(pers["mnist_images"], int) and pers["mnist_images"] >= 100),
+            "data.personal.mnist_images must be null (all) or a whole number >= 100",
+        ),
+    ]
 
 
 def distill_targets_from(d_cfg: dict) -> str:
@@ -224,12 +238,16 @@ def split_seed(cfg: dict) -> int:
 def split_key(cfg: dict, pool_sha256: str | None) -> tuple:
     """What fixes a run's validation split: runs with equal keys held out the same images."""
     d = cfg["data"]
-    return tuple(d["sources"]), d["val_fraction"], d["limit"], split_seed(cfg), pool_sha256
+    sources = tuple(d["sources"])
+    if (d.get("personal") or {}).get("enabled"):  # only MNIST is split at random (digitlab.data.personal)
+        sources = tuple(s for s in sources if s.strip() == "mnist")
+    return sources, d["val_fraction"], d["limit"], split_seed(cfg), pool_sha256
 
 
 def checkpoint_split_key(ckpt: dict) -> tuple:
     """:func:`split_key` of the run a checkpoint came from."""
-    return split_key(ckpt["config"], ckpt.get("data", {}).get("pool_sha256"))
+    data = ckpt.get("data", {})
+    return split_key(ckpt["config"], data.get("split_sha256", data.get("pool_sha256")))
 
 
 def dump(cfg: dict) -> str:

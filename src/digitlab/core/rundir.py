@@ -38,6 +38,7 @@ class RunDir:
     history = property(lambda self: self.path / "history.csv")
     curves = property(lambda self: self.path / "curves.png")
     teachers = property(lambda self: self.path / "teachers.npz")  # distillation targets, reused by --resume
+    personal = property(lambda self: self.path / "personal.json")  # a personal run's before and after
 
     def holds_run(self) -> bool:
         return self.best.exists() or self.last.exists()

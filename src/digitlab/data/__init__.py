@@ -8,6 +8,7 @@ for tests and benchmarks.
 """
 
 from .mnist import convert_wheel, data_dir, fetch_mnist, load_mnist
+from .personal import personal_splits, splits_for
 from .preprocess import load_image, prepare_batch, prepare_image
 from .splits import (
     KINDS,
@@ -37,7 +38,9 @@ __all__ = [
     "load_test",
     "make_splits",
     "parse_spec",
+    "personal_splits",
     "prepare_batch",
     "prepare_image",
+    "splits_for",
     "stratified_split",
 ]

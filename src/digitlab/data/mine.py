@@ -69,6 +69,25 @@ class Example:
     source: str
 
 
+_INSERT = (
+    "INSERT INTO examples (created, label, image_png, prepared, answer, confidence, model_sha256, source)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(image_png, prepared, label, source, answer=None, confidence=None, model_sha256=None) -> tuple:
+    """One example checked and laid out as a row of ``examples``."""
+    label = check_label(label)
+    if source not in SOURCES:
+        raise DigitlabError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    x = np.asarray(prepared)
+    if x.shape != (28, 28):
+        raise DigitlabError(f"a prepared example is 28x28, got {x.shape}")
+    if x.dtype != np.uint8:
+        x = np.round(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
+    return (time.time(), label, bytes(image_png), x.tobytes(), answer, confidence, model_sha256, source)
+
+
 def check_label(label) -> int:
     """A digit label 0-9 as an int, or a one-line error saying what is wrong."""
     try:
@@ -117,22 +136,21 @@ class Store:
         model_sha256: str | None = None,
     ) -> int:
         """Save one example in one transaction; its id."""
-        label = check_label(label)
-        if source not in SOURCES:
-            raise DigitlabError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-        x = np.asarray(prepared)
-        if x.shape != (28, 28):
-            raise DigitlabError(f"a prepared example is 28x28, got {x.shape}")
-        if x.dtype != np.uint8:
-            x = np.round(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
-        row = (time.time(), label, bytes(image_png), x.tobytes(), answer, confidence, model_sha256, source)
+        return self.add_many([(image_png, prepared, label, source, answer, confidence, model_sha256)])[0]
+
+    def add_many(self, examples: list[tuple]) -> list[int]:
+        """Save several examples, each given as :meth:`add`'s arguments in order, in one
+        transaction (all or none: the digits of one number); their ids."""
+        rows = [_row(*e) for e in examples]
         with closing(self._connect(create=True)) as con:
-            cur = con.execute(
-                "INSERT INTO examples (created, label, image_png, prepared, answer, confidence, model_sha256, source)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            return int(cur.lastrowid)
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [int(con.execute(_INSERT, row).lastrowid) for row in rows]
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            return ids
 
     def counts(self) -> dict[int, int]:
         """Examples saved per digit, every digit listed (0 where there are none)."""

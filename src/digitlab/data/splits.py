@@ -119,14 +119,23 @@ class Splits:
     y_val: np.ndarray
     sources: list[Source] = field(default_factory=list)
     pool_checksum: str = ""
+    held: Source | None = None  # the personal split: your examples held out (digitlab.data.personal)
+    user: dict | None = None  # the personal split: how your examples were used
+    split_checksum: str = ""  # what was split at random (the pool, or MNIST alone in the personal split)
+
+    def __post_init__(self):
+        self.split_checksum = self.split_checksum or self.pool_checksum
 
     def describe(self) -> dict:
-        return {
+        out = {
             "sources": [{"spec": s.spec, "images": int(len(s.x)), "sha256": s.checksum} for s in self.sources],
             "pool_sha256": self.pool_checksum,
             "train": int(len(self.y_train)),
             "val": int(len(self.y_val)),
         }
+        if self.user is not None:
+            out |= {"split_sha256": self.split_checksum, "personal": self.user}
+        return out
 
 
 def make_splits(

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from digitlab import data
 from digitlab.augment.corrupt import corruption_scores
-from digitlab.core import config, plots
+from digitlab.core import plots
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import write_json_atomic, write_text_atomic
 from digitlab.core.paths import shipped_model
@@ -46,8 +46,7 @@ def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dic
             out[spec] = src
         return out
     cfg = pred.checkpoint["config"]
-    d = cfg["data"]
-    splits = data.make_splits(d["sources"], d["val_fraction"], config.split_seed(cfg), d["limit"], data_dir)
+    splits = data.splits_for(cfg, data_dir)
     recorded = pred.checkpoint.get("data", {}).get("pool_sha256")
     if recorded and recorded != splits.pool_checksum:
         print(
@@ -59,7 +58,10 @@ def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dic
     test = data.load_test(data_dir)
     # Inversion is part of seed 000's recipe, so its effect is reported by default.
     inverted = data.Source("mnist test, inverted (255 - x)", 255 - test.x, test.y)
-    return {"validation": val, "test": test, "test-inverted": inverted}
+    sets = {"validation": val, "test": test, "test-inverted": inverted}
+    if splits.held is not None and len(splits.held.y):  # a personal run: your examples it never trained on
+        sets[splits.held.spec] = splits.held
+    return sets
 
 
 def _members_info(members: list[Predictor]) -> list[dict]:

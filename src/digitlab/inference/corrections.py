@@ -52,3 +52,39 @@ def save_correction(store: Store, pred, image, label, source: str, raw_png: byte
         raw_png or png_bytes(image), x, label, source, r["digit"], r["confidence"], sha256_file(pred.path)
     )
     return {"id": example_id, "label": label, "answer": r["digit"], "confidence": r["confidence"]}
+
+
+def check_number(text) -> str:
+    """The digits of a number as typed, or a one-line error."""
+    text = str(text).strip().replace(" ", "")
+    if not text or not text.isascii() or not text.isdigit():
+        raise DigitlabError(f"the number must be digits 0-9, e.g. 1985; got {str(text)!r}")
+    return text
+
+
+def save_number(store: Store, pred, image, text, source: str) -> list[dict]:
+    """Save every digit of a number as an example, read exactly as reading the number reads it,
+    labelled by ``text`` (the number it really is), in one transaction; one dict per digit, as
+    :func:`save_correction` gives. The digits found must be as many as ``text`` has."""
+    text = check_number(text)
+    if isinstance(image, (str, bytes, os.PathLike)):
+        image = load_image(image)
+    read = pred.read_number(image, inputs=True)
+    if read["empty"]:
+        raise DigitlabError("no ink found in the image: write the number, then save it")
+    if len(read["digits"]) != len(text):
+        raise DigitlabError(
+            f"{len(read['digits'])} digits were found ({read['text']}) but {text} has {len(text)}; "
+            "leave a gap between the digits and save again"
+        )
+    arr = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
+    sha, rows = sha256_file(pred.path), []
+    for d, label in zip(read["digits"], text):
+        x0, y0, x1, y1 = d["box"]
+        crop = arr[max(y0 - 4, 0) : y1 + 5, max(x0 - 4, 0) : x1 + 5]
+        rows.append((png_bytes(crop), d["input"], label, source, d["digit"], d["confidence"], sha))
+    ids = store.add_many(rows)
+    return [
+        {"id": i, "label": int(label), "answer": d["digit"], "confidence": d["confidence"]}
+        for i, label, d in zip(ids, text, read["digits"])
+    ]

@@ -142,11 +142,12 @@ def _answer(r: dict, box: list[int], wanted: int | None) -> dict:
     return out
 
 
-def read_number(pred, image) -> dict:
+def read_number(pred, image, inputs: bool = False) -> dict:
     """The digits in ``image`` (anything :func:`digitlab.prepare_image` takes), read by ``pred``
     (a :class:`~digitlab.inference.Predictor`): ``text``, ``sure`` (every digit sure), ``empty``
     and ``digits``, each with ``digit``, ``confidence``, ``sure``, ``top2`` and ``box``
-    (``[left, top, right, bottom]`` in the image's pixels)."""
+    (``[left, top, right, bottom]`` in the image's pixels); ``inputs`` adds each digit's
+    ``input``, the 28x28 the classifier read."""
     if isinstance(image, (str, os.PathLike)):
         image = load_image(image)
     shape = np.shape(image)[:2] if not isinstance(image, Image.Image) else (image.height, image.width)
@@ -167,6 +168,8 @@ def read_number(pred, image) -> dict:
         return {"text": "", "sure": False, "empty": True, "digits": []}
     results = pred.predict_prepared(np.stack([x for _, x, _ in digits]))
     out = [_answer(r, _box(piece, scale, shape), wanted) for r, (piece, _, wanted) in zip(results, digits)]
+    for r, (_, x, _) in zip(out, digits) if inputs else ():
+        r["input"] = x
     return {
         "text": "".join(str(r["digit"]) for r in out),
         "sure": all(r["sure"] for r in out),

@@ -200,10 +200,10 @@ class Predictor:
             self._line = LineReader.load()
         return self._line
 
-    def read_number(self, image) -> dict:
+    def read_number(self, image, inputs: bool = False) -> dict:
         """Every digit in ``image``, left to right: ``text``, ``sure`` and per digit its answer and
         box (see :func:`digitlab.inference.number.read_number`)."""
-        return read_number(self, image)
+        return read_number(self, image, inputs)
 
     def predict_images(self, images) -> list[dict]:
         """Any images (PIL, arrays, paths) through the one preprocessing function."""

@@ -27,10 +27,12 @@ def percentiles(seconds: list[float]) -> dict:
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
 
 
-def serve_process(model, port: int, workers: int) -> subprocess.Popen:
+def serve_process(model, port: int, workers: int, store=None) -> subprocess.Popen:
     """``digitlab serve`` in its own process group, returned once every worker answers ``/healthz``
-    (a worker still loading its model would otherwise take CPU from the measurement)."""
+    (a worker still loading its model would otherwise take CPU from the measurement); ``store``:
+    where its corrections go (else the user's own store)."""
     cmd = [sys.executable, "-m", "digitlab", "serve", "--port", str(port), "--workers", str(workers)]
+    cmd += ["--store", str(store)] if store else []
     proc = subprocess.Popen(
         cmd + (["--model", str(model)] if model else []),
         stdout=subprocess.DEVNULL,

@@ -67,7 +67,7 @@ class Parts:
         }
 
 
-def start_from(model: torch.nn.Module, cfg: dict, pool_sha256: str) -> dict | None:
+def start_from(model: torch.nn.Module, cfg: dict, split_sha256: str) -> dict | None:
     """``train.init_from``: fine-tune, starting from a finished model's weights (a run folder, a ``.pt``
     file, or ``shipped`` for ``models/default.pt``) instead of a fresh draw; returns what the run records.
 
@@ -82,7 +82,7 @@ def start_from(model: torch.nn.Module, cfg: dict, pool_sha256: str) -> dict | No
             "train.init_from is 'shipped' but this install has no models/default.pt; name a run folder or .pt file"
         )
     ckpt, file = checkpoint.load_weights(model, path)
-    same = config_mod.checkpoint_split_key(ckpt) == config_mod.split_key(cfg, pool_sha256)
+    same = config_mod.checkpoint_split_key(ckpt) == config_mod.split_key(cfg, split_sha256)
     if not same:
         print(
             f"warning: the start, {path}, was trained on another train/validation split, so it may have seen "
@@ -142,12 +142,12 @@ def build(
     """Data, static copies, teacher targets, model, optimizer and schedule, in the order that
     keeps a seed's history reproducible. ``state``: a resumed run's ``last.pt``, whose data must
     not have changed. ``dry``: static copies and teacher targets are only checked, not made."""
-    t_cfg, d = cfg["train"], cfg["data"]
+    t_cfg = cfg["train"]
     device = resolve_device(t_cfg["device"])
     if t_cfg["num_threads"] and not dry:
         torch.set_num_threads(int(t_cfg["num_threads"]))
     seed_everything(t_cfg["seed"])
-    splits = data.make_splits(d["sources"], d["val_fraction"], config_mod.split_seed(cfg), d["limit"], data_dir)
+    splits = data.splits_for(cfg, data_dir)
     if state is not None and state["data"]["pool_sha256"] != splits.pool_checksum:
         raise DigitlabError(f"the data behind {run_dir} has changed since it was trained; start a new run instead")
     x, y, static = training_images(cfg, splits, data_dir, progress, dry)
@@ -155,11 +155,11 @@ def build(
     if d_cfg and not dry:
         soft = teacher_targets(d_cfg, cfg, splits.pool_checksum, x, len(splits.y_train), run_dir.path, device, progress)
     model = build_model(cfg["model"])
-    init = state.get("init") if state is not None else start_from(model, cfg, splits.pool_checksum)
+    init = state.get("init") if state is not None else start_from(model, cfg, splits.split_checksum)
     model = prepare_model(model, device)
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     if d_cfg and dry:  # the teachers exist and share this run's split
-        load_teachers(d_cfg, cfg, splits.pool_checksum, device)
+        load_teachers(d_cfg, cfg, splits.split_checksum, device)
     gen = torch.Generator().manual_seed(t_cfg["seed"])
     realtime = augment.realtime_fn(cfg["augment"]["realtime"], gen)
     sched = build_schedule(opt, t_cfg, math.ceil(len(y) / t_cfg["batch_size"]))

@@ -40,6 +40,7 @@ from digitlab.models import count_parameters
 
 from .build import Parts, build
 from .callbacks import Callback, build_callbacks
+from .personal import report as personal_report
 from .step import evaluate_split, train_step
 
 HISTORY_FIELDS = ["epoch", "loss", "acc", "val_loss", "val_acc", "lr", "seconds"]
@@ -258,6 +259,8 @@ def train(
         file=sys.stderr,
     )
     interrupted = fit(p, run, callbacks, history, progress)
+    if p.splits.user is not None and not interrupted and run.best.is_file():
+        personal_report(p, run)
     return summarise(run, history, interrupted)
 
 

@@ -202,8 +202,7 @@ def make_soup(
     _check_request(paths, out, bn_images, bn_data, force)
     first = ckpts[0]
     cfg = config.complete(first["config"])
-    d = cfg["data"]
-    splits = data.make_splits(d["sources"], d["val_fraction"], config.split_seed(cfg), d["limit"], data_dir)
+    splits = data.splits_for(cfg, data_dir)
     if first.get("data", {}).get("pool_sha256") not in (None, splits.pool_checksum):
         raise DigitlabError(
             "the training data has changed since these models were trained, so their training "

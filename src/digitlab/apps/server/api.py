@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digitlab.core.errors import DigitlabError, TooLargeError
 from digitlab.core.io import sha256_file
-from digitlab.core.rundir import report_json
+from digitlab.core.rundir import RunDir, report_json
 from digitlab.core.runinfo import __version__
 from digitlab.data import preprocess
 from digitlab.data.mine import Store
@@ -117,6 +117,10 @@ def model_info(pred: Predictor) -> dict:
         "threshold": pred.threshold,
         "preprocessing": preprocess.SPEC,
     }
+    personal = RunDir(pred.path.parent).personal if pred.path.name == "best.pt" else None
+    if personal is not None and personal.is_file():  # a personal model: how it reads its owner's writing
+        mine = json.loads(personal.read_text())
+        info["personal"] = {"yours": mine["yours"], "after": mine["after"], "before": mine["before"]}
     report = report_json(pred.path)  # what `digitlab evaluate` measured, when it is beside the model
     if report.is_file():
         sets = json.loads(report.read_text()).get("sets", {})

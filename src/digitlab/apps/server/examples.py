@@ -2,13 +2,17 @@
 
 ``POST /api/examples`` takes an image exactly as ``/api/predict`` does, plus ``label`` (0-9:
 a JSON key, a multipart text field or ``?label=``), and answers 201 with the example's id;
-``GET /api/examples`` gives the counts per digit; ``DELETE /api/examples/{id}`` removes one.
+With ``"number": true`` (or ``?number=true``) the image is a number and ``label`` its digits
+(``"1985"``): every digit is saved with its own label, all or none, and the answer lists them.
+``GET /api/examples`` gives the counts per digit and the examples (``?images=true`` adds each
+one's 28x28 as a base64 PNG, for a gallery); ``DELETE /api/examples/{id}`` removes one.
 When the server has a token (``DIGITLAB_TOKEN``), these need ``Authorization: Bearer <token>``;
 ``digitlab serve`` refuses to listen beyond loopback without one.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 
 from fastapi import FastAPI, Request
@@ -17,7 +21,7 @@ from fastapi.responses import JSONResponse
 from digitlab.core.errors import DigitlabError
 from digitlab.data import preprocess
 from digitlab.data.mine import Store, check_label
-from digitlab.inference.corrections import save_correction
+from digitlab.inference.corrections import check_number, png_bytes, save_correction, save_number
 
 from .inputs import ApiError, Limits, request_input_fields
 
@@ -32,16 +36,39 @@ def _check_token(request: Request, token: str | None) -> None:
         )
 
 
-def _save(store: Store, pred, kind: str, value, label, limits: Limits) -> dict:
+def _save(store: Store, pred, kind: str, value, label, number: bool, source: str, limits: Limits) -> dict:
     """On a worker thread: the image prepared and answered as a prediction would be, then stored."""
     try:
-        label = check_label(label)
+        label = check_number(label) if number else check_label(label)
     except DigitlabError as e:
         raise ApiError(422, str(e)) from None
+    image = value
     if kind == "bytes":
         image = preprocess.load_image(value, "uploaded image", max_pixels=limits.max_image_pixels)
-        return save_correction(store, pred, image, label, "api", raw_png=value if value[:4] == b"\x89PNG" else None)
-    return save_correction(store, pred, value, label, "api")
+    if number:
+        try:
+            saved = save_number(store, pred, image, label, source)
+        except DigitlabError as e:  # a number that does not match what was read: the client's to fix
+            raise ApiError(422, str(e)) from None
+        return {"ids": [s["id"] for s in saved], "examples": saved}
+    raw = value if kind == "bytes" and value[:4] == b"\x89PNG" else None
+    return save_correction(store, pred, image, label, source, raw_png=raw)
+
+
+def _flag(fields: dict, name: str) -> bool:
+    value = fields.get(name, False)
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
+def _listing(store: Store, images: bool) -> dict:
+    counts = store.counts()
+    examples = []
+    for e in store.examples():
+        row = {"id": e.id, "label": e.label, "answer": e.answer, "source": e.source, "created": e.created}
+        if images:
+            row["png"] = base64.b64encode(png_bytes(e.prepared)).decode()
+        examples.append(row)
+    return {"counts": {str(d): n for d, n in counts.items()}, "total": sum(counts.values()), "examples": examples}
 
 
 def add_example_routes(app: FastAPI, pred, store: Store, limits: Limits, token: str | None, in_thread) -> None:
@@ -55,14 +82,15 @@ def add_example_routes(app: FastAPI, pred, store: Store, limits: Limits, token: 
             raise ApiError(422, '"mnist": true is not for examples: send the image as it was drawn or photographed')
         if "label" not in fields:
             raise ApiError(422, "say which digit it is: 'label' (0-9) in the JSON, the form or ?label=")
-        saved = await in_thread(limits, _save, store, pred, kind, value, fields["label"], limits)
+        source = "page" if fields.get("source") == "page" else "api"  # the live page says it is the page
+        number = _flag(fields, "number")
+        saved = await in_thread(limits, _save, store, pred, kind, value, fields["label"], number, source, limits)
         return JSONResponse(saved, status_code=201)
 
-    @app.get("/api/examples", summary="how many examples of each digit are saved")
-    async def count_examples(request: Request) -> dict:
+    @app.get("/api/examples", summary="how many examples of each digit are saved, and which")
+    async def list_examples(request: Request, images: bool = False) -> dict:
         _check_token(request, token)
-        counts = store.counts()
-        return {"counts": {str(d): n for d, n in counts.items()}, "total": sum(counts.values())}
+        return _listing(store, images)
 
     @app.delete("/api/examples/{example_id}", summary="delete one saved example")
     async def delete_example(request: Request, example_id: int) -> dict:
