@@ -22,6 +22,7 @@ import pytest
 
 from conftest import ROOT, run_cli
 from digitlab.data import drawings
+from digitlab.data.mine import Store
 from digitlab.data.numbers import number_strokes
 from digitlab.tools import browser as browser_mod
 from digitlab.tools.browser import CHROMIUM, free_port
@@ -61,13 +62,18 @@ def test_prediction_element_is_the_stable_hook():
 
 
 @pytest.fixture(scope="module")
-def app_url(shipped):
+def store_file(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("store") / "mine.sqlite"
+
+
+@pytest.fixture(scope="module")
+def app_url(shipped, store_file):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for browser tests")
     pytest.importorskip("playwright", reason="playwright is not installed: pip install -e '.[dev]'")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "digitlab", "app", "--port", str(port), "--model", shipped.path],
+        [sys.executable, "-m", "digitlab", "app", "--port", str(port), "--model", shipped.path, "--store", store_file],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -253,3 +259,52 @@ def test_number_tab_reads_numbers_drawn_with_the_mouse_and_by_touch(page, measur
         page.locator(".st-key-number_clear button").click()
         wait_for_number(page, "")
     measured("app, Number tab: 407 drawn with the mouse and 1985 by touch, read on pen-up")
+
+
+def _counted(page, total: int) -> None:
+    page.wait_for_function(f"() => document.querySelector('#counts')?.dataset.total === '{total}'", polling="raf")
+
+
+@pytest.mark.browser
+def test_a_correction_is_saved_counted_shown_in_my_digits_and_deleted(page, store_file):
+    assert page.get_attribute("#active-model", "data-name") == "default"
+    for s in drawings.digit_strokes(7, "centred", np.random.default_rng(11))[0]:
+        mouse_stroke(page, s)
+    wait_for(page, "p.dataset.digit === '7'")
+    page.locator(".st-key-label-1 button").click()  # "It's a 1": a correction
+    page.wait_for_function("() => document.querySelector('#saved')?.textContent === 'Saved as a 1.'")
+    _counted(page, 1)
+    assert page.text_content("#counts td[data-digit='1']") == "1"
+    assert page.locator(".st-key-label-2 button").is_disabled()  # each drawing is saved once
+    saved = Store(store_file).examples()
+    assert [(e.label, e.answer, e.source) for e in saved] == [(1, 7, "app")]
+    page.get_by_role("tab", name="My digits").click()
+    figure = page.locator(f"figure.example[data-id='{saved[0].id}']")
+    figure.wait_for(state="attached")
+    assert figure.get_attribute("data-label") == "1"
+    page.locator(f".st-key-delete-{saved[0].id} button").click()
+    page.wait_for_selector("#gallery-empty")
+    _counted(page, 0)
+    assert Store(store_file).counts()[1] == 0
+
+
+@pytest.mark.browser
+def test_the_number_tab_saves_each_digit_with_its_label(page, store_file):
+    page.get_by_role("tab", name="Number").click()
+    page.wait_for_selector("#number")
+    for _ in range(100):  # until the Draw tab's canvas has gone
+        if page.locator(CANVAS).count() == 1:
+            break
+        page.wait_for_timeout(100)
+    try:
+        for digit in number_strokes("52", np.random.default_rng(2)):
+            for s in digit:
+                mouse_stroke(page, s)
+        wait_for_number(page, "52")
+        page.locator(".st-key-number_label input").fill("53")  # "It's 53": the second digit corrected
+        page.locator(".st-key-number_label input").press("Enter")
+        page.locator(".st-key-number_save button").click()
+        page.wait_for_function("() => document.querySelector('#saved')?.textContent === 'Saved 2 digits of 53.'")
+        assert [(e.label, e.answer) for e in Store(store_file).examples()] == [(5, 5), (3, 2)]
+    finally:
+        Store(store_file).clear()

@@ -173,13 +173,23 @@ def add_app(sub) -> None:
     )
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 exposes it to your network)")
     ap.add_argument("--port", type=int, default=8501, help="port to listen on")
+    ap.add_argument(
+        "--store",
+        metavar="FILE",
+        help="where corrections are saved (default: $DIGITLAB_MINE, else mine.sqlite in --data-dir); "
+        "saving is off when the app listens beyond this machine",
+    )
 
 
 def cmd_app(args) -> int:
     model = load_model(args.model)  # fail here, in one line, not inside the page
     _check_listen(args.host, args.port)
     print(f"digitlab app: model {model.path}; open http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-    cmd = streamlit_command(Path(model.path), args.host, args.port)
+    # Streamlit has no login: anyone who could reach a non-loopback app could write to the store.
+    store = Store(args.store or default_path(args.data_dir)).path if _loopback(args.host) else None
+    if store is None:
+        print("digitlab app: saving corrections is off (listening beyond this machine)", flush=True)
+    cmd = streamlit_command(Path(model.path), args.host, args.port, store)
     # Become Streamlit rather than wait on it: a SIGTERM to `digitlab app` must stop the server,
     # not leave it running orphaned (a child process would survive its parent's termination).
     os.execv(cmd[0], cmd)

@@ -8,12 +8,15 @@ Only the page lives here. Preprocessing and prediction are
 ``#prediction``: its ``data-digit`` holds the digit, and is empty while there is
 none (empty canvas, or "not sure"); ``data-state`` is ``empty``, ``sure`` or
 ``unsure``. The Number tab's is ``#number``, whose ``data-text`` holds the digits read.
+``#active-model`` names the model answering; corrections and the "My digits" tab are
+:mod:`digitlab.apps.streamlit.mine_view`.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import json
 import sys
 
 import numpy as np
@@ -21,8 +24,11 @@ import pandas as pd
 import streamlit as st
 
 from digitlab.apps.streamlit.launch import MAX_UPLOAD_MB  # also Streamlit's server.maxUploadSize
+from digitlab.apps.streamlit.mine_view import mine_tab, teach_digit, teach_number
 from digitlab.core.errors import DigitlabError
+from digitlab.core.rundir import RunDir
 from digitlab.data import load_image
+from digitlab.data.mine import Store, default_path
 from digitlab.inference import Predictor, find_default_model
 
 CANVAS = 280  # CSS pixels; the synthetic drawings in digitlab.data.drawings use the same field
@@ -37,10 +43,28 @@ STYLE = """<style>
 </style>"""
 
 
-def _model_arg() -> str | None:
+def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--model", default=None)
-    return p.parse_known_args(sys.argv[1:])[0].model
+    p.add_argument("--store", default=None)  # the corrections store; "" switches saving off
+    return p.parse_known_args(sys.argv[1:])[0]
+
+
+def active_model_html(pred: Predictor) -> str:
+    """``#active-model``: which model answers (``data-name``), and for a personal model how it reads
+    its owner's held-out examples."""
+    name = pred.path.stem if pred.path.stem != "best" else pred.path.parent.name
+    note = ""
+    personal = RunDir(pred.path.parent).personal
+    if pred.path.name == "best.pt" and personal.is_file():
+        mine = json.loads(personal.read_text())
+        held = mine["after"].get("yours, held out", {})
+        note = f": your personal model, trained on {mine['yours']['train']} of your examples"
+        if held.get("images"):
+            note += f", {held['accuracy']:.0%} of {held['images']} held out read right"
+    return (
+        f'<p id="active-model" data-name="{html.escape(name)}">Model: <b>{html.escape(name)}</b>{html.escape(note)}</p>'
+    )
 
 
 @st.cache_resource(show_spinner="Loading the model...")
@@ -137,15 +161,15 @@ def drawing(read, brush: int, width: int, prefix: str = "") -> None:
     )
 
 
-def draw_tab(pred: Predictor, brush: int) -> None:
+def draw_tab(pred: Predictor, brush: int, store: Store | None) -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
-        drawing(pred.predict_image, brush, CANVAS)
+        drawing(lambda image: {**pred.predict_image(image), "image": image}, brush, CANVAS)
+    ss = st.session_state
+    result = ss.get("result")
     with right:
-        show_result(
-            st.session_state.get("result"),
-            "Draw a digit in the black box: the prediction appears when you lift the pen.",
-        )
+        show_result(result, "Draw a digit in the black box: the prediction appears when you lift the pen.")
+    teach_digit(store, pred, result, result and result["image"], ss.get("objects", []))
 
 
 def number_html(result: dict | None) -> str:
@@ -182,7 +206,7 @@ def boxed(image: np.ndarray, result: dict) -> np.ndarray:
     return out
 
 
-def number_tab(pred: Predictor, brush: int) -> None:
+def number_tab(pred: Predictor, brush: int, store: Store | None) -> None:
     ss = st.session_state
 
     def read(image):
@@ -198,6 +222,7 @@ def number_tab(pred: Predictor, brush: int) -> None:
     st.html(number_html(result))
     if result is not None and not result["empty"]:
         st.image(boxed(result["image"], result), caption="The digits found, left to right", width=NUMBER_WIDTH // 2)
+    teach_number(store, pred, result, result and result.get("image"), ss.get("number_objects", []))
 
 
 def upload_tab(pred: Predictor) -> None:
@@ -228,13 +253,16 @@ def upload_tab(pred: Predictor) -> None:
 def main() -> None:
     st.set_page_config(page_title="digitlab: draw a digit", page_icon="✍️", layout="wide")
     st.html(STYLE)
+    args = _args()
     try:
-        path = _model_arg() or str(find_default_model())
+        path = args.model or str(find_default_model())
         pred = get_predictor(path)
     except DigitlabError as e:
         st.error(f"{e}")
         st.stop()
+    store = None if args.store == "" else Store(args.store or default_path())
     st.title("digitlab: draw a digit")
+    st.html(active_model_html(pred))
     with st.sidebar:
         st.header("Settings")
         brush = st.slider("Brush width (pixels)", 4, 40, 18, key="brush")
@@ -245,7 +273,7 @@ def main() -> None:
         )
         cal = "chosen on its validation set" if pred.calibration else "a default: run `digitlab evaluate` to choose it"
         st.markdown(f'"Not sure" below {pred.threshold:.0%} confidence ({cal}).')
-    tabs = st.tabs(["Draw", "Number", "Upload"], key="tab", on_change="rerun")
+    tabs = st.tabs(["Draw", "Number", "Upload", "My digits"], key="tab", on_change="rerun")
     # Only the open tab runs, so the page holds one #prediction (or #number).
     ss = st.session_state
     for i, (prefix, tab) in enumerate((("", draw_tab), ("number_", number_tab))):
@@ -254,11 +282,12 @@ def main() -> None:
                 load_into_canvas(ss[prefix + "objects"], prefix)  # the canvas was unmounted: give it its drawing back
             ss.open_tab = i
             with tabs[i]:
-                tab(pred, brush)
-    if tabs[2].open:
-        ss.open_tab = 2
-        with tabs[2]:
-            upload_tab(pred)
+                tab(pred, brush, store)
+    for i, tab in ((2, lambda: upload_tab(pred)), (3, lambda: mine_tab(store))):
+        if tabs[i].open:
+            ss.open_tab = i
+            with tabs[i]:
+                tab()
 
 
 if __name__ == "__main__":  # how Streamlit runs a script; importing it (tests) draws nothing

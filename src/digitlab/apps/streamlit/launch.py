@@ -8,7 +8,8 @@ from pathlib import Path
 MAX_UPLOAD_MB = 10
 
 
-def streamlit_command(model: Path, host: str, port: int) -> list[str]:
+def streamlit_command(model: Path, host: str, port: int, store: Path | None = None) -> list[str]:
+    """The command that runs the app; ``store`` None switches saving corrections off."""
     app = Path(__file__).with_name("app.py")
     return [
         sys.executable,
@@ -35,4 +36,6 @@ def streamlit_command(model: Path, host: str, port: int) -> list[str]:
         "--",
         "--model",
         str(model.resolve()),
+        "--store",
+        str(store.resolve()) if store is not None else "",
     ]
