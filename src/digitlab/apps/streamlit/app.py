@@ -24,7 +24,7 @@ import pandas as pd
 import streamlit as st
 
 from digitlab.apps.streamlit.launch import MAX_UPLOAD_MB  # also Streamlit's server.maxUploadSize
-from digitlab.apps.streamlit.mine_view import mine_tab, teach_digit, teach_number
+from digitlab.apps.streamlit.mine_view import drawing_key, mine_tab, teach_digit, teach_number, upload_key
 from digitlab.core.errors import DigitlabError
 from digitlab.core.rundir import RunDir
 from digitlab.data import load_image
@@ -169,7 +169,7 @@ def draw_tab(pred: Predictor, brush: int, store: Store | None) -> None:
     result = ss.get("result")
     with right:
         show_result(result, "Draw a digit in the black box: the prediction appears when you lift the pen.")
-    teach_digit(store, pred, result, result and result["image"], ss.get("objects", []))
+    teach_digit(store, pred, result, result and result["image"], drawing_key(ss.get("objects", [])))
 
 
 def number_html(result: dict | None) -> str:
@@ -225,9 +225,9 @@ def number_tab(pred: Predictor, brush: int, store: Store | None) -> None:
     teach_number(store, pred, result, result and result.get("image"), ss.get("number_objects", []))
 
 
-def upload_tab(pred: Predictor) -> None:
+def upload_tab(pred: Predictor, store: Store | None) -> None:
     left, right = st.columns([1, 1], gap="large")
-    result = None
+    result = up = None
     with left:
         up = st.file_uploader(
             f"A PNG or JPEG of one digit, either polarity, up to {MAX_UPLOAD_MB} MB "
@@ -248,6 +248,9 @@ def upload_tab(pred: Predictor) -> None:
                     st.image(image, caption=up.name, width=240)
     with right:
         show_result(result, "Upload an image to read the digit in it.")
+    if result is not None:
+        data = up.getvalue()
+        teach_digit(store, pred, result, data, upload_key(data))
 
 
 def main() -> None:
@@ -283,7 +286,7 @@ def main() -> None:
             ss.open_tab = i
             with tabs[i]:
                 tab(pred, brush, store)
-    for i, tab in ((2, lambda: upload_tab(pred)), (3, lambda: mine_tab(store))):
+    for i, tab in ((2, lambda: upload_tab(pred, store)), (3, lambda: mine_tab(store))):
         if tabs[i].open:
             ss.open_tab = i
             with tabs[i]:

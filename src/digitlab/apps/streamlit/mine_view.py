@@ -29,6 +29,10 @@ def drawing_key(objects: list) -> str:
     return hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
 
 
+def upload_key(data: bytes) -> str:
+    return "upload-" + hashlib.sha256(data).hexdigest()
+
+
 def counts_html(counts: dict[int, int]) -> str:
     cells = "".join(f'<td data-digit="{d}">{n}</td>' for d, n in counts.items())
     heads = "".join(f"<th>{d}</th>" for d in counts)
@@ -56,15 +60,15 @@ def _save(store: Store, pred, prefix: str, key: str, save) -> None:
     ss[prefix + "saved_note"] = note
 
 
-def teach_digit(store: Store | None, pred, result: dict | None, image, objects: list) -> None:
-    """Under a digit's answer: "Right" (it is the digit shown) and "It's a" 0-9."""
+def teach_digit(store: Store | None, pred, result: dict | None, image, key: str) -> None:
+    """Under a digit's answer: "Right" (it is the digit shown) and "It's a" 0-9. ``image``: the
+    drawing (an array) or the upload (its bytes); ``key`` names it, so it is saved once."""
     if store is None:
         st.caption("Saving corrections is off: the app listens beyond this machine.")
         return
     if result is None or result["empty"]:
         _saved_note("")
         return
-    key = drawing_key(objects)
     done = st.session_state.get("saved_key") == key
 
     def save(label: int):
@@ -80,7 +84,7 @@ def teach_digit(store: Store | None, pred, result: dict | None, image, objects: 
 
 
 def _one(store: Store, pred, image, label: int) -> str:
-    save_correction(store, pred, np.asarray(image), label, "app")
+    save_correction(store, pred, image, label, "app")
     return f"Saved as a {label}."
 
 
