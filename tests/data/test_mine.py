@@ -75,6 +75,14 @@ def test_a_file_that_is_not_a_store_or_is_from_a_newer_digitlab_is_refused(tmp_p
         Store(newer).add(PNG, _seven(), 1, "cli")
 
 
+def test_a_store_where_none_can_be_made_is_refused_in_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DigitlabError, match="cannot create"):
+        Store(blocker / "mine.sqlite").add(PNG, _seven(), 1, "cli")
+    assert blocker.read_text() == "not a folder"
+
+
 def _writer(path: str, label: int, n: int) -> None:
     store = Store(path)
     for _ in range(n):

@@ -108,7 +108,10 @@ class Store:
     def _connect(self, create: bool) -> sqlite3.Connection:
         if not create and not self.path.is_file():
             raise DigitlabError(f"no corrections store at {self.path}; save an example first (digitlab mine add)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DigitlabError(f"cannot create {self.path.parent} for the corrections store ({e.strerror})") from None
         try:
             con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             con.execute("PRAGMA journal_mode=WAL")
