@@ -48,17 +48,27 @@ def test_personal_needs_mnist_and_your_examples_in_one_line(mnist_ready):
     assert res.returncode == 2 and "data.personal.share must lie between 0 and 1" in res.stderr
 
 
-def test_a_personal_run_learns_your_examples_and_reports_before_and_after(mnist_ready, blocky, tmp_path):
+@pytest.fixture(scope="module")
+def personal_run(mnist_ready, blocky, tmp_path_factory):
+    """A short personal run on a copy of ``blocky`` (the last test here changes the copy)."""
+    root = tmp_path_factory.mktemp("personal")
+    for f in blocky.glob("*/*.png"):
+        (root / "mine" / f.parent.name).mkdir(parents=True, exist_ok=True)
+        (root / "mine" / f.parent.name / f.name).write_bytes(f.read_bytes())
     cfg = config.resolve("personal", sets=QUICK)
-    cfg["data"]["sources"] = ["mnist", f"folder:{blocky}"]
-    train(cfg, out_dir=tmp_path / "run", progress=False)
-    report = json.loads((tmp_path / "run" / "personal.json").read_text())
+    cfg["data"]["sources"] = ["mnist", f"folder:{root / 'mine'}"]
+    train(cfg, out_dir=root / "run", progress=False)
+    return root
+
+
+def test_a_personal_run_learns_your_examples_and_reports_before_and_after(personal_run):
+    report = json.loads((personal_run / "run" / "personal.json").read_text())
     assert report["yours"]["per_digit"] == [3] * 10 and report["yours"]["held_out"] == 10
     before, after = report["before"], report["after"]
     assert before["mnist test"]["accuracy"] == pytest.approx(0.997)  # the shipped model, as its card says
     assert after["yours, held out"]["accuracy"] >= before["yours, held out"]["accuracy"]
     assert after["mnist test"]["accuracy"] >= 0.99
-    pred = Predictor.load(tmp_path / "run")
+    pred = Predictor.load(personal_run / "run")
     assert pred.calibration is not None  # ready for --model: "not sure" fitted on MNIST validation
     assert pred.checkpoint["init"]["same_split"] is True  # MNIST validation stays held out from the start
     sets = _sets_to_evaluate(pred, None, None)  # `digitlab evaluate RUN` reports your held-out examples too
@@ -80,3 +90,15 @@ def test_the_store_and_its_folder_export_give_the_same_personal_split(mnist_read
     assert examples(a.x_train, a.y_train) == examples(b.x_train, b.y_train)
     assert examples(a.held.x, a.held.y) == examples(b.held.x, b.held.y)
     assert a.split_checksum == b.split_checksum and np.array_equal(a.y_val, b.y_val)
+
+
+def test_evaluate_leaves_out_held_out_examples_it_can_no_longer_tell_apart(personal_run, capsys):
+    pred, folder = Predictor.load(personal_run / "run"), personal_run / "mine"
+    next(folder.glob("3/*.png")).unlink()  # your examples change after training
+    sets = _sets_to_evaluate(pred, None, None)
+    assert "yours, held out" not in sets and len(sets["validation"].y) == 6000
+    assert "they are not reported" in capsys.readouterr().err
+    for f in folder.glob("*/*.png"):
+        f.unlink()  # ... or are gone: MNIST's sets are still reported
+    sets = _sets_to_evaluate(pred, None, None)
+    assert set(sets) == {"validation", "test", "test-inverted"} and "cannot be read" in capsys.readouterr().err

@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,16 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path is not None else default_path()
 
+    @contextmanager
+    def _open(self, create: bool) -> Iterator[sqlite3.Connection]:
+        """A connection for one piece of work; SQLite's own failures (a lock held past the busy
+        timeout, a read-only or full disk) become one-line errors."""
+        with closing(self._connect(create)) as con:
+            try:
+                yield con
+            except sqlite3.Error as e:
+                raise DigitlabError(f"{self.path}: the corrections store could not be used ({e})") from None
+
     def _connect(self, create: bool) -> sqlite3.Connection:
         if not create and not self.path.is_file():
             raise DigitlabError(f"no corrections store at {self.path}; save an example first (digitlab mine add)")
@@ -145,12 +156,13 @@ class Store:
         """Save several examples, each given as :meth:`add`'s arguments in order, in one
         transaction (all or none: the digits of one number); their ids."""
         rows = [_row(*e) for e in examples]
-        with closing(self._connect(create=True)) as con:
+        with self._open(create=True) as con:
             con.execute("BEGIN IMMEDIATE")
             try:
                 ids = [int(con.execute(_INSERT, row).lastrowid) for row in rows]
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:  # SQLite may have rolled back already (an I/O error)
+                    con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
             return ids
@@ -159,7 +171,7 @@ class Store:
         """Examples saved per digit, every digit listed (0 where there are none)."""
         if not self.path.is_file():
             return dict.fromkeys(range(10), 0)
-        with closing(self._connect(create=False)) as con:
+        with self._open(create=False) as con:
             rows = con.execute("SELECT label, COUNT(*) FROM examples GROUP BY label").fetchall()
         return {d: dict(rows).get(d, 0) for d in range(10)}
 
@@ -170,13 +182,13 @@ class Store:
         query, args = "SELECT * FROM examples", ()
         if label is not None:
             query, args = query + " WHERE label = ?", (check_label(label),)
-        with closing(self._connect(create=False)) as con:
+        with self._open(create=False) as con:
             rows = con.execute(query + " ORDER BY id", args).fetchall()
         return [Example(r[0], r[1], r[2], r[3], np.frombuffer(r[4], np.uint8).reshape(28, 28), *r[5:]) for r in rows]
 
     def remove(self, example_id: int) -> None:
         """Delete one example, or a one-line error if there is none with that id."""
-        with closing(self._connect(create=False)) as con:
+        with self._open(create=False) as con:
             if con.execute("DELETE FROM examples WHERE id = ?", (int(example_id),)).rowcount == 0:
                 raise DigitlabError(f"no example {example_id} in {self.path}; `digitlab mine info` lists what is saved")
 
@@ -184,7 +196,7 @@ class Store:
         """Delete every example; how many there were."""
         if not self.path.is_file():
             return 0
-        with closing(self._connect(create=False)) as con:
+        with self._open(create=False) as con:
             return con.execute("DELETE FROM examples").rowcount
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:

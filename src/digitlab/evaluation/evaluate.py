@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from digitlab import data
 from digitlab.augment.corrupt import corruption_scores
-from digitlab.core import plots
+from digitlab.core import config, plots
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import write_json_atomic, write_text_atomic
 from digitlab.core.paths import shipped_model
@@ -45,23 +45,44 @@ def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dic
                 )
             out[spec] = src
         return out
-    cfg = pred.checkpoint["config"]
-    splits = data.splits_for(cfg, data_dir)
-    recorded = pred.checkpoint.get("data", {}).get("pool_sha256")
-    if recorded and recorded != splits.pool_checksum:
-        print(
-            "warning: the training data has changed since this model was trained; "
-            "its 'validation' set is not the one it was selected on",
-            file=sys.stderr,
-        )
+    splits, held = _training_split(pred, data_dir)
     val = data.Source("validation", splits.x_val, splits.y_val)
     test = data.load_test(data_dir)
     # Inversion is part of seed 000's recipe, so its effect is reported by default.
     inverted = data.Source("mnist test, inverted (255 - x)", 255 - test.x, test.y)
     sets = {"validation": val, "test": test, "test-inverted": inverted}
-    if splits.held is not None and len(splits.held.y):  # a personal run: your examples it never trained on
-        sets[splits.held.spec] = splits.held
+    if held is not None and len(held.y):  # a personal run: your examples it never trained on
+        sets[held.spec] = held
     return sets
+
+
+def _training_split(pred: Predictor, data_dir) -> tuple[data.Splits, data.Source | None]:
+    """The model's validation split rebuilt, and a personal run's held-out examples while they
+    are still the ones it held out (the store unchanged since it trained)."""
+    cfg, recorded = pred.checkpoint["config"], pred.checkpoint.get("data", {})
+    d = cfg["data"]
+    try:
+        splits = data.splits_for(cfg, data_dir)
+    except DigitlabError as e:
+        if not (d.get("personal") or {}).get("enabled"):
+            raise
+        print(f"warning: your examples cannot be read ({e}); reporting MNIST's sets only", file=sys.stderr)
+        return data.make_splits(["mnist"], d["val_fraction"], config.split_seed(cfg), d["limit"], data_dir), None
+    if recorded.get("split_sha256", recorded.get("pool_sha256")) not in (None, splits.split_checksum):
+        print(
+            "warning: the training data has changed since this model was trained; "
+            "its 'validation' set is not the one it was selected on",
+            file=sys.stderr,
+        )
+    held = splits.held
+    if held is not None and recorded.get("pool_sha256") != splits.pool_checksum:
+        print(
+            "warning: your examples have changed since this model was trained, so the ones it held out "
+            "cannot be told apart from the rest; they are not reported (personal.json has them)",
+            file=sys.stderr,
+        )
+        held = None
+    return splits, held
 
 
 def _members_info(members: list[Predictor]) -> list[dict]:

@@ -153,7 +153,9 @@ def build(
     x, y, static = training_images(cfg, splits, data_dir, progress, dry)
     d_cfg, soft = t_cfg["distill"], None
     if d_cfg and not dry:
-        soft = teacher_targets(d_cfg, cfg, splits.pool_checksum, x, len(splits.y_train), run_dir.path, device, progress)
+        soft = teacher_targets(
+            d_cfg, cfg, splits.split_checksum, x, len(splits.y_train), run_dir.path, device, progress
+        )
     model = build_model(cfg["model"])
     init = state.get("init") if state is not None else start_from(model, cfg, splits.split_checksum)
     model = prepare_model(model, device)

@@ -260,7 +260,7 @@ def train(
     )
     interrupted = fit(p, run, callbacks, history, progress)
     if p.splits.user is not None and not interrupted and run.best.is_file():
-        personal_report(p, run)
+        personal_report(p, run, data_dir)
     return summarise(run, history, interrupted)
 
 

@@ -42,11 +42,11 @@ def _table(before: dict, after: dict) -> str:
     return "\n".join(lines)
 
 
-def report(p: Parts, run: RunDir) -> dict:
+def report(p: Parts, run: RunDir, data_dir=None) -> dict:
     """Before and after, into ``RUN/personal.json``; calibrates ``best.pt``."""
     init = p.init or {}
     start = shipped_model() if init.get("from") == "shipped" else init.get("from")
-    test = data.load_test()
+    test = data.load_test(data_dir)
     sets = {"yours, held out": p.splits.held, "mnist validation": None, "mnist test": test}
     sets["mnist validation"] = data.Source("mnist validation", p.splits.x_val, p.splits.y_val)
     after_model = Predictor.load(run.best, device="cpu")

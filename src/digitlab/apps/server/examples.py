@@ -90,7 +90,7 @@ def add_example_routes(app: FastAPI, pred, store: Store, limits: Limits, token: 
     @app.get("/api/examples", summary="how many examples of each digit are saved, and which")
     async def list_examples(request: Request, images: bool = False) -> dict:
         _check_token(request, token)
-        return _listing(store, images)
+        return await in_thread(limits, _listing, store, images)  # PNGs and SQLite: off the event loop
 
     @app.delete("/api/examples/{example_id}", summary="delete one saved example")
     async def delete_example(request: Request, example_id: int) -> dict:

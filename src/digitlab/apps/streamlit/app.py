@@ -1,6 +1,7 @@
 """The drawing app: draw a digit or a number (mouse, pen or touch) or upload a photo of one,
 and watch the prediction. Started by ``digitlab app``; run it by hand with
-``streamlit run src/digitlab/app.py -- --model PATH``.
+``streamlit run src/digitlab/apps/streamlit/app.py -- --model PATH [--store FILE]``
+(saving corrections only with ``--store``).
 
 Only the page lives here. Preprocessing and prediction are
 :meth:`digitlab.inference.Predictor.predict_image`, the same path as
@@ -28,7 +29,7 @@ from digitlab.apps.streamlit.mine_view import drawing_key, mine_tab, teach_digit
 from digitlab.core.errors import DigitlabError
 from digitlab.core.rundir import RunDir
 from digitlab.data import load_image
-from digitlab.data.mine import Store, default_path
+from digitlab.data.mine import Store
 from digitlab.inference import Predictor, find_default_model
 
 CANVAS = 280  # CSS pixels; the synthetic drawings in digitlab.data.drawings use the same field
@@ -263,7 +264,8 @@ def main() -> None:
     except DigitlabError as e:
         st.error(f"{e}")
         st.stop()
-    store = None if args.store == "" else Store(args.store or default_path())
+    # Saving only where `digitlab app` named a store: run by hand, Streamlit listens on every address.
+    store = Store(args.store) if args.store else None
     st.title("digitlab: draw a digit")
     st.html(active_model_html(pred))
     with st.sidebar:

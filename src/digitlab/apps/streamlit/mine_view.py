@@ -42,9 +42,10 @@ def counts_html(counts: dict[int, int]) -> str:
     )
 
 
-def _saved_note(prefix: str) -> None:
-    note = st.session_state.get(prefix + "saved_note")
-    if note:
+def _saved_note(prefix: str, key: str | None) -> None:
+    """What the last save of this drawing did (nothing once another drawing is shown)."""
+    for_key, note = st.session_state.get(prefix + "saved_note", (None, ""))
+    if note and for_key == key:
         st.html(f'<p id="saved">{html.escape(note)}</p>')
 
 
@@ -54,10 +55,24 @@ def _save(store: Store, pred, prefix: str, key: str, save) -> None:
     try:
         note = save()
     except DigitlabError as e:
-        ss[prefix + "saved_note"] = f"Not saved: {e}"
+        ss[prefix + "saved_note"] = (key, f"Not saved: {e}")
         return
     ss[prefix + "saved_key"] = key
-    ss[prefix + "saved_note"] = note
+    ss[prefix + "saved_note"] = (key, note)
+
+
+def _counts(store: Store) -> None:
+    try:
+        st.html(counts_html(store.counts()))
+    except DigitlabError as e:
+        st.error(str(e))
+
+
+def _delete(store: Store, example_id: int) -> None:
+    try:
+        store.remove(example_id)
+    except DigitlabError as e:  # gone already (a double click, or deleted elsewhere)
+        st.session_state["delete_note"] = f"Not deleted: {e}"
 
 
 def teach_digit(store: Store | None, pred, result: dict | None, image, key: str) -> None:
@@ -67,7 +82,6 @@ def teach_digit(store: Store | None, pred, result: dict | None, image, key: str)
         st.caption("Saving corrections is off: the app listens beyond this machine.")
         return
     if result is None or result["empty"]:
-        _saved_note("")
         return
     done = st.session_state.get("saved_key") == key
 
@@ -79,8 +93,8 @@ def teach_digit(store: Store | None, pred, result: dict | None, image, key: str)
     cols[0].button("Right", key="right", disabled=done or not result["sure"], on_click=save(result["digit"]))
     for d in range(10):
         cols[d + 1].button(f"{d}", key=f"label-{d}", disabled=done, on_click=save(d))
-    _saved_note("")
-    st.html(counts_html(store.counts()))
+    _saved_note("", key)
+    _counts(store)
 
 
 def _one(store: Store, pred, image, label: int) -> str:
@@ -91,7 +105,6 @@ def _one(store: Store, pred, image, label: int) -> str:
 def teach_number(store: Store | None, pred, result: dict | None, image, objects: list) -> None:
     """Under a number: "Right", or the number it really is, each digit saved with its label."""
     if store is None or result is None or result.get("empty", True):
-        _saved_note("number_")
         return
     key = drawing_key(objects)
     done = st.session_state.get("number_saved_key") == key
@@ -103,8 +116,8 @@ def teach_number(store: Store | None, pred, result: dict | None, image, objects:
     c1.button("Right", key="number_right", disabled=done or not result["sure"], on_click=save(lambda: result["text"]))
     c2.text_input("It's", key="number_label", placeholder="the number it really is", label_visibility="collapsed")
     c3.button("Save", key="number_save", disabled=done, on_click=save(lambda: st.session_state.number_label))
-    _saved_note("number_")
-    st.html(counts_html(store.counts()))
+    _saved_note("number_", key)
+    _counts(store)
 
 
 def _digits(store: Store, pred, image, text: str) -> str:
@@ -117,12 +130,19 @@ def mine_tab(store: Store | None) -> None:
     if store is None:
         st.info("Saving corrections is off: the app listens beyond this machine.")
         return
-    st.html(counts_html(store.counts()))
+    note = st.session_state.pop("delete_note", None)
+    if note:
+        st.warning(note)
+    try:
+        examples = store.examples()[::-1]
+    except DigitlabError as e:
+        st.error(str(e))
+        return
+    _counts(store)
     st.caption(
         f"Saved in `{store.path}`. Train a model on them: "
         "`digitlab train --preset personal --data mnist --data mine`, then `digitlab app --model RUN`."
     )
-    examples = store.examples()[::-1]
     if not examples:
         st.html('<p id="gallery-empty">Nothing saved yet: draw a digit and press "Right" or the digit it is.</p>')
         return
@@ -131,4 +151,4 @@ def mine_tab(store: Store | None) -> None:
         with cols[i % GALLERY_COLUMNS]:
             st.html(f'<figure class="example" data-id="{e.id}" data-label="{e.label}"></figure>')
             st.image(np.kron(e.prepared, np.ones((2, 2), np.uint8)), caption=f"{e.label} (#{e.id})")
-            st.button("Delete", key=f"delete-{e.id}", on_click=store.remove, args=(e.id,))
+            st.button("Delete", key=f"delete-{e.id}", on_click=_delete, args=(store, e.id))
