@@ -9,7 +9,7 @@ the run's held-out examples come from the run's ``personal.json``. One JSON line
 stdout, and all of them in ``--json``.
 
 Measured (2-core AMD EPYC, no GPU; results/README.md#personal-models): blocky drawings, read
-at 78.3% by the shipped model, are read at 99.8% after 10 examples of each digit, in 2 min.
+at 78.3% by the shipped model, are read at 99.8% after 10 examples of each digit, in 129 s.
 """
 
 from __future__ import annotations
