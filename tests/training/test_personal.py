@@ -7,16 +7,15 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from conftest import run_cli
 from digitlab.core import config
 from digitlab.data.mine import Store
 from digitlab.data.personal import holdout_indices, personal_splits, repeats_for
-from digitlab.data.styles import style_digits
 from digitlab.evaluation.evaluate import _sets_to_evaluate
 from digitlab.inference import Predictor
 from digitlab.inference.corrections import save_correction
+from digitlab.tools.personal_bench import write_folder
 from digitlab.training import train
 
 QUICK = ["data.personal.mnist_images=600", "data.personal.share=0.5", "train.epochs=1"]
@@ -26,10 +25,7 @@ QUICK = ["data.personal.mnist_images=600", "data.personal.share=0.5", "train.epo
 def blocky(tmp_path_factory):
     """Three blocky drawings of each digit as a folder: DIR/<digit>/*.png."""
     folder = tmp_path_factory.mktemp("blocky")
-    x, y = style_digits("blocky", per_digit=3, seed=0)
-    for i, (img, d) in enumerate(zip(x, y)):
-        (folder / str(d)).mkdir(exist_ok=True)
-        Image.fromarray(img).save(folder / str(d) / f"{i:03d}.png")
+    write_folder("blocky", 3, folder)
     return folder
 
 

@@ -10,6 +10,7 @@ any of these asks a :class:`RunDir` for the path instead of spelling it out.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -48,6 +49,21 @@ class RunDir:
 
     def __fspath__(self) -> str:
         return str(self.path)
+
+
+def model_name(checkpoint: str | os.PathLike) -> str:
+    """How a model is named to people: a run folder's name for its ``best.pt``, else the file's stem."""
+    path = Path(checkpoint)
+    return path.parent.name if path.stem == "best" else path.stem
+
+
+def personal_summary(checkpoint: str | os.PathLike) -> dict | None:
+    """A personal run's ``personal.json`` (its examples, before and after) for its ``best.pt``; else None."""
+    path = Path(checkpoint)
+    report = RunDir(path.parent).personal
+    if path.name != "best.pt" or not report.is_file():
+        return None
+    return json.loads(report.read_text())
 
 
 def model_file(path: str | os.PathLike) -> Path:

@@ -20,9 +20,8 @@ from sklearn.model_selection import train_test_split
 
 from digitlab.core import config as config_mod
 from digitlab.core.errors import DigitlabError
-from digitlab.core.io import sha256_bytes
 
-from .splits import Source, Splits, combine, make_splits, stratified_split
+from .splits import Source, Splits, combine, make_splits, pool_checksum, stratified_split
 
 
 def holdout_indices(y: np.ndarray, share: float, seed: int) -> np.ndarray:
@@ -78,8 +77,7 @@ def personal_splits(
     held = holdout_indices(yu, float(personal["holdout"]), seed)
     keep = np.setdiff1d(np.arange(len(yu)), held)
     reps = repeats_for(len(keep), len(tr), float(personal["share"]))
-    split_sha = sha256_bytes(*[s.checksum.encode() for s in base])
-    pool = sha256_bytes(*[s.checksum.encode() for s in base + mine])
+    split_sha, pool = pool_checksum(base), pool_checksum(base + mine)
     user = {
         "sources": [s.spec for s in mine],
         "examples": int(len(yu)),

@@ -147,8 +147,13 @@ def make_splits(
 ) -> Splits:
     x, y, loaded = combine(specs, directory)
     tr, va = stratified_split(y, val_fraction, seed, limit)
-    pool = sha256_bytes(*[s.checksum.encode() for s in loaded])
+    pool = pool_checksum(loaded)
     return Splits(x[tr], y[tr], x[va], y[va], loaded, pool)
+
+
+def pool_checksum(sources: list[Source]) -> str:
+    """One checksum for several sources, in order: what a run records as ``pool_sha256``."""
+    return sha256_bytes(*[s.checksum.encode() for s in sources])
 
 
 def load_test(directory: str | os.PathLike | None = None) -> Source:

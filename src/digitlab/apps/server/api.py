@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digitlab.core.errors import DigitlabError, TooLargeError
 from digitlab.core.io import sha256_file
-from digitlab.core.rundir import RunDir, report_json
+from digitlab.core.rundir import model_name, personal_summary, report_json
 from digitlab.core.runinfo import __version__
 from digitlab.data import preprocess
 from digitlab.data.mine import Store
@@ -102,7 +102,7 @@ def _read_answer(pred: Predictor, kind: str, value, mnist: bool, limits: Limits)
 def model_info(pred: Predictor) -> dict:
     ck = pred.checkpoint
     info = {
-        "name": pred.path.stem if pred.path.stem != "best" else pred.path.parent.name,
+        "name": model_name(pred.path),
         "path": str(pred.path),
         "backend": pred.backend,
         "digitlab_version": __version__,
@@ -117,9 +117,8 @@ def model_info(pred: Predictor) -> dict:
         "threshold": pred.threshold,
         "preprocessing": preprocess.SPEC,
     }
-    personal = RunDir(pred.path.parent).personal if pred.path.name == "best.pt" else None
-    if personal is not None and personal.is_file():  # a personal model: how it reads its owner's writing
-        mine = json.loads(personal.read_text())
+    mine = personal_summary(pred.path)
+    if mine is not None:  # a personal model: how it reads its owner's writing
         info["personal"] = {"yours": mine["yours"], "after": mine["after"], "before": mine["before"]}
     report = report_json(pred.path)  # what `digitlab evaluate` measured, when it is beside the model
     if report.is_file():

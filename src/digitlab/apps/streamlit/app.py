@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import sys
 
 import numpy as np
@@ -27,7 +26,7 @@ import streamlit as st
 from digitlab.apps.streamlit.launch import MAX_UPLOAD_MB  # also Streamlit's server.maxUploadSize
 from digitlab.apps.streamlit.mine_view import drawing_key, mine_tab, teach_digit, teach_number, upload_key
 from digitlab.core.errors import DigitlabError
-from digitlab.core.rundir import RunDir
+from digitlab.core.rundir import model_name, personal_summary
 from digitlab.data import load_image
 from digitlab.data.mine import Store
 from digitlab.inference import Predictor, find_default_model
@@ -54,11 +53,8 @@ def _args() -> argparse.Namespace:
 def active_model_html(pred: Predictor) -> str:
     """``#active-model``: which model answers (``data-name``), and for a personal model how it reads
     its owner's held-out examples."""
-    name = pred.path.stem if pred.path.stem != "best" else pred.path.parent.name
-    note = ""
-    personal = RunDir(pred.path.parent).personal
-    if pred.path.name == "best.pt" and personal.is_file():
-        mine = json.loads(personal.read_text())
+    name, note, mine = model_name(pred.path), "", personal_summary(pred.path)
+    if mine is not None:
         held = mine["after"].get("yours, held out", {})
         note = f": your personal model, trained on {mine['yours']['train']} of your examples"
         if held.get("images"):

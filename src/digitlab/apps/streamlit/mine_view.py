@@ -22,6 +22,7 @@ from digitlab.data.mine import Store
 from digitlab.inference.corrections import save_correction, save_number
 
 GALLERY_COLUMNS = 10
+SAVING_OFF = "Saving corrections is off: the app listens beyond this machine."
 
 
 def drawing_key(objects: list) -> str:
@@ -79,7 +80,7 @@ def teach_digit(store: Store | None, pred, result: dict | None, image, key: str)
     """Under a digit's answer: "Right" (it is the digit shown) and "It's a" 0-9. ``image``: the
     drawing (an array) or the upload (its bytes); ``key`` names it, so it is saved once."""
     if store is None:
-        st.caption("Saving corrections is off: the app listens beyond this machine.")
+        st.caption(SAVING_OFF)
         return
     if result is None or result["empty"]:
         return
@@ -128,7 +129,7 @@ def _digits(store: Store, pred, image, text: str) -> str:
 def mine_tab(store: Store | None) -> None:
     """ "My digits": the counts, then every example, newest first, each with a delete button."""
     if store is None:
-        st.info("Saving corrections is off: the app listens beyond this machine.")
+        st.info(SAVING_OFF)
         return
     note = st.session_state.pop("delete_note", None)
     if note:
