@@ -16,9 +16,19 @@ def test_seed2_has_about_2_1_million_trainable_parameters():
 
 
 @pytest.mark.parametrize("arch", list(available()))  # every registered model
-def test_forward_shapes_and_keras_init(arch):
+def test_forward_shapes_train_step_and_l2_tensors(arch):
     m = build_model({"arch": arch, "l2": 1e-4})
     assert m(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert all(isinstance(w, torch.nn.Parameter) for w in m.l2_parameters())
+    m.train()
+    loss = torch.nn.functional.cross_entropy(m(torch.rand(4, 1, 28, 28)), torch.arange(4))
+    loss.backward()
+    assert all(p.grad is not None for p in m.parameters())
+
+
+@pytest.mark.parametrize("arch", ["seed1", "seed2"])  # the Keras ports; fast keeps PyTorch's defaults
+def test_seed_networks_have_keras_init(arch):
+    m = build_model({"arch": arch, "l2": 1e-4})
     for mod in m.modules():
         if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
             assert torch.count_nonzero(mod.bias) == 0
@@ -58,6 +68,17 @@ def test_batchnorm_statistics_are_true_from_the_first_batch_then_keras_momentum(
     for _ in range(200):
         m(torch.rand(2, 1, 28, 28))
     assert bn.momentum == pytest.approx(BN_MOMENTUM)
+
+
+def test_fast_network_stages_and_its_bad_settings():
+    m = build_model({"arch": "fast"})
+    convs = [mod for mod in m.features if isinstance(mod, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [16, 32, 64, 64] and all(c.bias is None for c in convs)
+    assert count_parameters(m) == {"trainable": 66_170, "non_trainable": 352, "total": 66_522}
+    wide = build_model({"arch": "fast", "stages": [[24], [48, 48], [96, 96]]})
+    assert wide(torch.rand(2, 1, 28, 28)).shape == (2, 10) and wide.head.in_features == 96 * 9
+    with pytest.raises(DigitlabError, match="stages must be 3 lists of positive channel counts"):
+        build_model({"arch": "fast", "stages": [[16], [32]]})
 
 
 def test_unknown_model_is_a_clear_error():

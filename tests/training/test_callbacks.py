@@ -43,3 +43,11 @@ def test_checkpoint_saves_only_on_improvement_and_state_round_trips():
     other = ModelCheckpoint(lambda *a: None)
     other.load_state_dict(cb.state_dict())
     assert other.best == 0.3 and other.best_epoch == 4
+
+
+def test_checkpoint_on_an_accuracy_keeps_the_highest_and_the_earlier_of_a_tie():
+    saved = []
+    cb = ModelCheckpoint(lambda epoch, logs: saved.append(epoch), monitor="val_acc")
+    for epoch, acc in enumerate([0.90, 0.95, 0.93, 0.95, 0.97], 1):
+        cb.on_epoch_end(epoch, {"val_acc": acc}, None)
+    assert saved == [1, 2, 5] and cb.best_epoch == 5

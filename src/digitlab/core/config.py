@@ -136,6 +136,7 @@ def validate(cfg: dict) -> None:
         (isinstance(t["batch_size"], int) and t["batch_size"] >= 1, "train.batch_size must be a whole number >= 1"),
         (isinstance(t["lr"], (int, float)) and t["lr"] > 0, "train.lr must be a positive number"),
         (isinstance(t["seed"], int), "train.seed must be a whole number"),
+        *_speed_checks(t),
         (d["split_seed"] is None or isinstance(d["split_seed"], int), "data.split_seed must be null or a whole number"),
         (
             isinstance(d["val_fraction"], (int, float)) and 0 < d["val_fraction"] < 1,
@@ -187,6 +188,19 @@ def validate(cfg: dict) -> None:
     for ok, msg in checks:
         if not ok:
             raise DigitlabError(msg)
+
+
+def _speed_checks(t: dict) -> list[tuple[bool, str]]:
+    """The ``train`` keys of the fast and multi-process paths."""
+    return [
+        (
+            isinstance(t["label_smoothing"], (int, float)) and 0 <= t["label_smoothing"] < 1,
+            "train.label_smoothing must be a number in [0, 1), e.g. 0.1",
+        ),
+        (isinstance(t["sync_bn"], bool), "train.sync_bn must be true or false"),
+        (t["amp"] in ("auto", "bf16", "off"), "train.amp must be auto, bf16 or off"),
+        (isinstance(t["compile"], bool), "train.compile must be true or false"),
+    ]
 
 
 def _personal_checks(pers: dict) -> list[tuple[bool, str]]:

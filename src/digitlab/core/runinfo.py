@@ -8,8 +8,9 @@ import random
 import subprocess
 from pathlib import Path
 
+from importlib.metadata import PackageNotFoundError, version
+
 import numpy as np
-import sklearn
 import torch
 
 from .errors import DigitlabError
@@ -50,8 +51,16 @@ def library_versions() -> dict[str, str]:
         "python": platform.python_version(),
         "torch": str(torch.__version__),
         "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
+        "scikit-learn": _installed("scikit-learn"),
     }
+
+
+def _installed(package: str) -> str:
+    """A package's version without importing it (scikit-learn takes seconds to import)."""
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def cpu_name() -> str:

@@ -59,6 +59,28 @@ def _to_onnx_bytes(model: torch.nn.Module) -> bytes:
     return program.model_proto.SerializeToString()
 
 
+def onnx_proto(model: torch.nn.Module):
+    """The network as an ONNX ``ModelProto`` (no metadata yet)."""
+    import onnx  # imported here: only an export needs it, and it is slow to load
+
+    return onnx.load_from_string(_to_onnx_bytes(model))
+
+
+def export_meta(pred: Predictor, source_sha: str | None = None) -> dict:
+    """What an export carries under ``digitlab``: the checkpoint's record without its weights, and the export's."""
+    meta = {k: v for k, v in pred.checkpoint.items() if k != "state_dict"}
+    meta.update(
+        source=str(pred.path),
+        source_sha256=source_sha or sha256_file(pred.path),
+        calibration=pred.calibration,
+        parameters=count_parameters(pred.model),
+        exported=dt.datetime.now().isoformat(timespec="seconds"),
+        onnx_opset=OPSET,
+        torch=torch.__version__,
+    )
+    return meta
+
+
 def export_onnx(model_path=None, out=None, data_dir=None, check_images: int = 1000, force: bool = False) -> dict:
     """Export a checkpoint to ONNX, check it against PyTorch, write it atomically; return the check's numbers."""
     import onnx  # imported here: only an export needs it, and it is slow to load
@@ -75,18 +97,8 @@ def export_onnx(model_path=None, out=None, data_dir=None, check_images: int = 10
             same = False
         if not same:
             raise DigitlabError(f"{out} exists and is not an export of {pred.path}; pick another --out or add --force")
-    proto = onnx.load_from_string(_to_onnx_bytes(pred.model))
-    meta = {k: v for k, v in pred.checkpoint.items() if k != "state_dict"}
-    meta.update(
-        source=str(pred.path),
-        source_sha256=source_sha,
-        calibration=pred.calibration,
-        parameters=count_parameters(pred.model),
-        exported=dt.datetime.now().isoformat(timespec="seconds"),
-        onnx_opset=OPSET,
-        torch=torch.__version__,
-    )
-    onnx.helper.set_model_props(proto, {META_KEY: json.dumps(meta, default=str)})
+    proto = onnx_proto(pred.model)
+    onnx.helper.set_model_props(proto, {META_KEY: json.dumps(export_meta(pred, source_sha), default=str)})
     x = load_test(data_dir).x[:check_images]
     with atomic_path(out, suffix=".onnx") as tmp:
         onnx.save(proto, str(tmp))
@@ -117,7 +129,7 @@ def export_gate(gate_path, check_images: int = 512) -> dict:
 
     gate = Gate.load(gate_path)
     out = gate.path.with_suffix(".onnx")
-    proto = onnx.load_from_string(_to_onnx_bytes(gate.model))
+    proto = onnx_proto(gate.model)
     meta = {**gate.meta, "source": str(gate.path), "source_sha256": sha256_file(gate.path), "onnx_opset": OPSET}
     onnx.helper.set_model_props(proto, {META_KEY: json.dumps(meta, default=str)})
     x = (np.random.default_rng(0).random((check_images, 28, 28)) > 0.7).astype(np.float32)

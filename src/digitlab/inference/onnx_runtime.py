@@ -64,9 +64,13 @@ class OnnxSession:
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
 
 
-def matching_export(checkpoint_path: str | os.PathLike, threads: int | None = None) -> OnnxSession | None:
-    """A session for ``<model>.onnx`` beside the checkpoint, if that file is an export of exactly these weights."""
-    path = Path(checkpoint_path).with_suffix(".onnx")
+def matching_export(
+    checkpoint_path: str | os.PathLike, threads: int | None = None, suffix: str = ".onnx"
+) -> OnnxSession | None:
+    """A session for ``<model><suffix>`` beside the checkpoint (``.onnx``, or ``.int8.onnx`` for the
+    quantized export), if that file is an export of exactly these weights."""
+    p = Path(checkpoint_path)
+    path = p.with_name(p.stem + suffix)
     if not path.is_file():
         return None
     try:

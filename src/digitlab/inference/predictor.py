@@ -64,15 +64,16 @@ def find_default_model(runs_dir: str | os.PathLike = "runs") -> Path:
     return found
 
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "int8")
 
 
 @dataclass
 class Predictor:
     """A trained network plus everything recorded about it in its checkpoint.
 
-    ``backend`` is ``torch`` (``model`` is the network) or ``onnx`` (``session``
-    runs a digitlab ``.onnx`` export with onnxruntime; ``model`` is None).
+    ``backend`` is ``torch`` (``model`` is the network), ``onnx`` (``session``
+    runs a digitlab ``.onnx`` export with onnxruntime; ``model`` is None) or ``int8``
+    (the same, for an export quantized by ``digitlab export --quantize int8``).
     """
 
     model: torch.nn.Module | None
@@ -93,17 +94,19 @@ class Predictor:
         backend: str = "auto",
         threads: int | None = None,
     ) -> Predictor:
-        """A ``.pt`` checkpoint or run folder, or a ``.onnx`` export. ``backend="onnx"`` with a
-        checkpoint uses the export beside it (``<model>.onnx``, from ``digitlab export``);
-        ``threads`` is onnxruntime's intra-op thread count (None: its default)."""
+        """A ``.pt`` checkpoint or run folder, or a ``.onnx`` export. ``backend="onnx"`` (``"int8"``)
+        with a checkpoint uses the export beside it, ``<model>.onnx`` (``<model>.int8.onnx``) from
+        ``digitlab export`` (``--quantize int8``); ``threads`` is onnxruntime's intra-op thread
+        count (None: its default)."""
         if backend not in ("auto", *BACKENDS):
             raise DigitlabError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         path = model_file(path if path is not None else find_default_model())
-        if backend == "onnx" and path.suffix != ".onnx":
-            session = matching_export(path, threads) if path.is_file() else None
+        if backend in ("onnx", "int8") and path.suffix != ".onnx":
+            suffix, how = (".onnx", "--format onnx") if backend == "onnx" else (".int8.onnx", "--quantize int8")
+            session = matching_export(path, threads, suffix) if path.is_file() else None
             if session is None:
                 raise DigitlabError(
-                    f"no ONNX export of {path} beside it; make one with `digitlab export {path} --format onnx`"
+                    f"no {backend} export of {path} beside it; make one with `digitlab export {path} {how}`"
                 )
             return cls.from_onnx(session)
         if path.suffix == ".onnx":
@@ -122,8 +125,9 @@ class Predictor:
     @classmethod
     def from_onnx(cls, session) -> Predictor:
         """A predictor for an :class:`digitlab.inference.onnx_runtime.OnnxSession`: its metadata is the checkpoint."""
+        kind = "int8" if session.meta.get("quantized") else "onnx"
         return cls(
-            None, session.meta, session.path, torch.device("cpu"), session.meta.get("calibration"), "onnx", session
+            None, session.meta, session.path, torch.device("cpu"), session.meta.get("calibration"), kind, session
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

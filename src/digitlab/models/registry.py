@@ -41,7 +41,7 @@ def build_model(spec: dict) -> nn.Module:
         )
     try:
         return _REGISTRY[name](**spec)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:  # a setting it does not take, or a value it cannot use
         raise DigitlabError(f"bad settings for model {name!r}: {e}") from None
 
 

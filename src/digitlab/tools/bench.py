@@ -1,17 +1,19 @@
 """``digitlab bench``: how fast digitlab is on this machine, measured, not assumed.
 
-Four parts, each a row group of the printed table (and keys of ``--json``):
+Five parts, each a row group of the printed table (and keys of ``--json``):
 
 - ``train``: training images/s per network with digitlab's training step and
   with a plain eager PyTorch loop, the GFLOP/s that is (forward + backward
   FLOPs counted by :class:`torch.utils.flop_counter.FlopCounterMode`) and its
   share of a float32 matrix-multiply peak measured in the same run;
 - ``inference``: batch-1 latency p50/p99 and batch-1024 images/s of the network
-  alone, for PyTorch and onnxruntime, and the whole ``predict`` path for one
+  alone, for PyTorch, onnxruntime and its int8 export, and the whole ``predict`` path for one
   28x28 image (preprocessing included);
 - ``api``: requests/s and latency of ``POST /api/predict`` with N concurrent
   clients on loopback against ``digitlab serve`` in another process;
-- ``page``: mouse-up to updated prediction on the live page, in headless Chromium.
+- ``page``: mouse-up to updated prediction on the live page, in headless Chromium;
+- ``time``: time to accuracy, ``digitlab train --preset fast`` over 3 seeds (wall time,
+  official test accuracy; :mod:`digitlab.tools.time_to_accuracy`), on CUDA when present.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from digitlab.inference import Predictor
 from digitlab.models import build_model
 from digitlab.training.step import prepare_model, train_step
 
-from . import live_bench
+from . import live_bench, time_to_accuracy
 from .live_bench import percentiles
 
-NETWORKS = {"seed1": "seed1 (also onecycle, robust)", "seed2": "seed2"}
+BACKENDS = ("torch", "onnx", "int8")  # int8: the <model>.int8.onnx from `digitlab export --quantize int8`
+
+NETWORKS = {"seed1": "seed1 (also onecycle, robust)", "seed2": "seed2", "fast": "fast (also fast-long)"}
 
 
 def matmul_peak(n: int = 1024, seconds: float = 1.0) -> float:
@@ -104,7 +108,7 @@ def inference_part(model, repeats: int) -> dict:
     out = {"onnx_file": ""}
     digit = (np.random.default_rng(0).random((28, 28)) > 0.8).astype(np.uint8) * 255
     number = draw_number("203918", "normal", np.random.default_rng(0))  # a 6-digit number on a wide canvas
-    for backend in ("torch", "onnx"):
+    for backend in BACKENDS:
         try:
             pred = Predictor.load(model, "cpu", backend)
         except DigitlabError as e:
@@ -145,6 +149,7 @@ def run(quick: bool = False, model=None, clients: int = 16, skip=(), progress=pr
             ],
         ),
         ("page", lambda: live_bench.page_part(model, drawings_n=5 if quick else 20)),
+        ("time", lambda: time_to_accuracy.measure("fast", (0,) if quick else (0, 1, 2), quick, progress=progress)),
     ]
     for name, fn in parts:
         if name in skip:
@@ -172,8 +177,8 @@ def table(res: dict) -> str:
             f"  {'':<10}{'network p50':>12}{'p99':>8}{'batch-1024 img/s':>18}{'predict p50':>13}{'p99':>8}"
             f"{'6-digit read p50':>18}{'p99':>8}",
         ]
-        for b in ("torch", "onnx"):
-            r = res["inference"][b]
+        for b in BACKENDS:
+            r = res["inference"].get(b, {"skipped": "not measured"})
             if "skipped" in r:
                 lines.append(f"  {b:<10}skipped: {r['skipped']}")
                 continue
@@ -204,7 +209,22 @@ def table(res: dict) -> str:
                 f"{pg['read_right']} of {pg['drawings']} drawings read right"
             )
         )
+    if "time" in res:
+        lines += ["", *time_table(res["time"])]
     return "\n".join(lines)
+
+
+def time_table(t: dict) -> list[str]:
+    how = " (--quick: 2,000 images, 1 epoch)" if t["quick"] else ""
+    lines = [
+        f"time to accuracy: digitlab train --preset {t['preset']}{how}, command to best.pt, then the official test set"
+    ]
+    lines += [
+        f"  seed {r['seed']}: {r['test_acc']:.2%} in {r['wall_s']:.0f} s ({r['epochs']} epochs, "
+        f"{r['train_images_per_s']:,.0f} training images/s on {r['device']})"
+        for r in t["runs"]
+    ]
+    return lines + [f"  mean: {t['mean_test_acc']:.2%} in {t['mean_wall_s']:.0f} s"]
 
 
 def write_json(res: dict, path) -> None:

@@ -24,7 +24,8 @@ from digitlab.models import build_model, count_parameters
 
 from .distill import load_teachers
 from .distill import targets as teacher_targets
-from .step import prepare_model
+from .distributed import SINGLE, World, device_for, main_first, sync_bn_model, wrap
+from .step import amp_dtype, prepare_model
 
 
 @dataclass
@@ -45,10 +46,20 @@ class Parts:
     realtime: object  # the per-batch warp, or None
     init: dict | None  # train.init_from's record
     provenance: dict  # git commit and library versions, read once when the run starts
+    world: World = SINGLE  # this process's place under torchrun
+    net: torch.nn.Module | None = None  # what the training step runs: model, or DDP round it under torchrun
+
+    def __post_init__(self):
+        if self.net is None:
+            self.net = self.model
 
     @property
     def l2(self) -> float:
         return float(self.cfg["model"]["l2"])
+
+    @property
+    def amp(self) -> torch.dtype | None:
+        return amp_dtype(self.cfg["train"]["amp"], self.device)
 
     def meta(self) -> dict:
         """What every checkpoint of this run records beside its weights."""
@@ -110,9 +121,9 @@ def build_schedule(opt, t_cfg: dict, steps_per_epoch: int):
     )
 
 
-def training_images(cfg: dict, splits: data.Splits, data_dir, progress: bool, dry: bool):
+def training_images(cfg: dict, splits: data.Splits, data_dir, progress: bool, dry: bool, say: bool = True):
     """The split's training images plus their static augmented copies (from the cache when it has
-    them); ``dry`` only checks the transform settings."""
+    them); ``dry`` only checks the transform settings; ``say``: print where the copies came from."""
     static_cfg = cfg["augment"]["static"]
     if dry:
         copies = int(static_cfg["copies"] or 0)
@@ -125,9 +136,11 @@ def training_images(cfg: dict, splits: data.Splits, data_dir, progress: bool, dr
     if not len(x_aug):
         return splits.x_train, splits.y_train, info
     how = "reused from cache" if info["cached"] else "computed and cached"
-    print(
-        f"Static augmentation: {len(x_aug):,} images ({info['copies']} copies, {how}: {info['cache']})", file=sys.stderr
-    )
+    if say:
+        print(
+            f"Static augmentation: {len(x_aug):,} images ({info['copies']} copies, {how}: {info['cache']})",
+            file=sys.stderr,
+        )
     return np.concatenate([splits.x_train, x_aug]), np.concatenate([splits.y_train, y_aug]), info
 
 
@@ -138,27 +151,31 @@ def build(
     progress: bool = True,
     state: dict | None = None,
     dry: bool = False,
+    world: World = SINGLE,
 ) -> Parts:
     """Data, static copies, teacher targets, model, optimizer and schedule, in the order that
     keeps a seed's history reproducible. ``state``: a resumed run's ``last.pt``, whose data must
-    not have changed. ``dry``: static copies and teacher targets are only checked, not made."""
+    not have changed. ``dry``: static copies and teacher targets are only checked, not made.
+    ``world``: under torchrun, rank 0 fills the caches first and the network is wrapped in DDP."""
     t_cfg = cfg["train"]
-    device = resolve_device(t_cfg["device"])
+    device = device_for(world, resolve_device(t_cfg["device"]))
     if t_cfg["num_threads"] and not dry:
         torch.set_num_threads(int(t_cfg["num_threads"]))
     seed_everything(t_cfg["seed"])
     splits = data.splits_for(cfg, data_dir)
     if state is not None and state["data"]["pool_sha256"] != splits.pool_checksum:
         raise DigitlabError(f"the data behind {run_dir} has changed since it was trained; start a new run instead")
-    x, y, static = training_images(cfg, splits, data_dir, progress, dry)
+    with main_first(world):
+        x, y, static = training_images(cfg, splits, data_dir, progress and world.main, dry, world.main)
     d_cfg, soft = t_cfg["distill"], None
     if d_cfg and not dry:
-        soft = teacher_targets(
-            d_cfg, cfg, splits.split_checksum, x, len(splits.y_train), run_dir.path, device, progress
-        )
+        with main_first(world):
+            soft = teacher_targets(
+                d_cfg, cfg, splits.split_checksum, x, len(splits.y_train), run_dir.path, device, progress and world.main
+            )
     model = build_model(cfg["model"])
     init = state.get("init") if state is not None else start_from(model, cfg, splits.split_checksum)
-    model = prepare_model(model, device)
+    model = prepare_model(sync_bn_model(model, t_cfg, device), device)
     opt = torch.optim.Adam(model.parameters(), lr=t_cfg["lr"], eps=t_cfg["adam_eps"])
     if d_cfg and dry:  # the teachers exist and share this run's split
         load_teachers(d_cfg, cfg, splits.split_checksum, device)
@@ -166,4 +183,9 @@ def build(
     realtime = augment.realtime_fn(cfg["augment"]["realtime"], gen)
     sched = build_schedule(opt, t_cfg, math.ceil(len(y) / t_cfg["batch_size"]))
     provenance = {"git_commit": git_commit(), "versions": library_versions()}
-    return Parts(cfg, device, splits, x, y, static, soft, model, opt, sched, gen, realtime, init, provenance)
+    net = wrap(model, world, device)
+    if t_cfg["compile"] and not dry:
+        net = torch.compile(net)
+    return Parts(
+        cfg, device, splits, x, y, static, soft, model, opt, sched, gen, realtime, init, provenance, world, net
+    )

@@ -67,16 +67,23 @@ class EarlyStopping(Callback):
         }
 
 
+def lower_is_better(monitor: str) -> bool:
+    """Keras' ``mode='auto'``: an accuracy is better higher, anything else (a loss) lower."""
+    return "acc" not in monitor
+
+
 class ModelCheckpoint(Callback):
-    """Call ``save(epoch, logs)`` whenever ``monitor`` reaches a new best (lower is better)."""
+    """Call ``save(epoch, logs)`` whenever ``monitor`` reaches a new best (lower is better,
+    an accuracy higher; a tie keeps the earlier epoch)."""
 
     def __init__(self, save: Callable[[int, dict], None], monitor: str = "val_loss"):
         self.save, self.monitor = save, monitor
-        self.best, self.best_epoch = math.inf, 0
+        self.sign = 1.0 if lower_is_better(monitor) else -1.0
+        self.best, self.best_epoch = math.inf, 0  # best holds sign * value, so lower is always better here
 
     def on_epoch_end(self, epoch, logs, model):
-        if logs[self.monitor] < self.best:
-            self.best, self.best_epoch = logs[self.monitor], epoch
+        if self.sign * logs[self.monitor] < self.best:
+            self.best, self.best_epoch = self.sign * logs[self.monitor], epoch
             self.save(epoch, logs)
         return False
 

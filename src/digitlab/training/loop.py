@@ -13,7 +13,8 @@ the same :func:`build` and takes one step.
 written after every epoch, so Ctrl-C (or a crash) loses at most the epoch in
 progress, and ``--resume`` continues with the same optimizer, callback and RNG
 state. On CPU the same seed gives the same history; on CUDA, cuDNN's
-convolution algorithms are not bit-exact.
+convolution algorithms are not bit-exact. Under ``torchrun`` every process runs
+:func:`train` and only rank 0 writes (:mod:`digitlab.training.distributed`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch.distributed import DistError
 from tqdm.auto import tqdm
 
 from digitlab.core import checkpoint, plots
@@ -39,7 +41,8 @@ from digitlab.inference import to_input
 from digitlab.models import count_parameters
 
 from .build import Parts, build
-from .callbacks import Callback, build_callbacks
+from .callbacks import Callback, build_callbacks, lower_is_better
+from .distributed import close, from_main, init, shard, stopped_message, sum_all
 from .personal import report as personal_report
 from .step import evaluate_split, train_step
 
@@ -55,6 +58,7 @@ class RunResult:
     epochs_run: int
     seconds: float
     interrupted: bool = False
+    rank: int = 0  # under torchrun, the process that returns it; only rank 0 wrote the run
 
 
 def _weights(model: torch.nn.Module) -> dict:
@@ -62,6 +66,8 @@ def _weights(model: torch.nn.Module) -> dict:
 
 
 def save_best(p: Parts, run: RunDir, epoch: int, logs: dict) -> None:
+    if not p.world.main:
+        return
     checkpoint.save(
         run.best,
         {
@@ -112,32 +118,37 @@ def train_one_epoch(p: Parts, x: torch.Tensor, y: torch.Tensor, desc: str, progr
     t_cfg, d_cfg = p.cfg["train"], p.cfg["train"]["distill"]
     n, bs, t0 = len(y), t_cfg["batch_size"], time.perf_counter()
     perm = torch.randperm(n, generator=p.gen).to(p.device)
-    tot_loss = torch.zeros((), device=p.device)
-    tot_correct = torch.zeros((), device=p.device, dtype=torch.long)
-    seen = 0
+    totals = torch.zeros(3, device=p.device, dtype=torch.float64)  # loss sum, right answers, images
+    progress = progress and p.world.main
     bar = tqdm(
         range(0, n, bs), desc=desc, unit="batch", leave=False, disable=not progress, file=sys.stderr, dynamic_ncols=True
     )
     for i in bar:
         idx = perm[i : i + bs]
-        xb, yb = to_input(x[idx], p.device), y[idx]
-        if p.realtime is not None:
+        if len(idx) < p.world.size:  # a last batch too small to give every process an image
+            continue
+        xb = to_input(x[idx], p.device)
+        if p.realtime is not None:  # the whole global batch, so every process draws the same warps
             xb = p.realtime(xb)
+        idx, xb = shard(idx, p.world), shard(xb, p.world)
+        yb = y[idx]
         teacher = None if p.soft is None else (p.soft[idx], d_cfg["alpha"], d_cfg["temperature"])
-        logits, loss = train_step(p.model, p.opt, xb, yb, p.l2, t_cfg["clipnorm"], teacher)
+        logits, loss = train_step(
+            p.net, p.opt, xb, yb, p.l2, t_cfg["clipnorm"], teacher, t_cfg["label_smoothing"], p.model, p.amp
+        )
         if p.sched is not None:
             p.sched.step()
-        tot_loss += loss * len(yb)
-        tot_correct += (logits.argmax(1) == yb).sum()
-        seen += len(yb)
+        totals += torch.stack([loss * len(yb), (logits.argmax(1) == yb).sum(), torch.tensor(len(yb))]).to(totals)
         if progress and (i // bs) % 5 == 0:  # .item() waits for the device: not on every batch
+            loss_sum, right, seen = totals.tolist()
             bar.set_postfix(
-                loss=f"{tot_loss.item() / seen:.4f}",
-                acc=f"{tot_correct.item() / seen:.4f}",
+                loss=f"{loss_sum / seen:.4f}",
+                acc=f"{right / seen:.4f}",
                 img_s=f"{seen / (time.perf_counter() - t0):.0f}",
             )
     bar.close()
-    return {"loss": tot_loss.item() / seen, "acc": tot_correct.item() / seen}
+    loss_sum, right, seen = sum_all(p.world, totals)[0].tolist()
+    return {"loss": loss_sum / seen, "acc": right / seen}
 
 
 def _history_csv(history: list[dict]) -> str:
@@ -152,8 +163,11 @@ def _history_csv(history: list[dict]) -> str:
 def end_epoch(
     p: Parts, run: RunDir, callbacks: dict[str, Callback], history: list, epoch: int, logs: dict, t0: float
 ) -> bool:
-    """Validate, run the callbacks and save ``last.pt`` with the epoch in its history; True to stop."""
-    logs["val_loss"], logs["val_acc"] = evaluate_split(p.model, p.splits.x_val, p.splits.y_val, p.l2, p.device)
+    """Validate, run the callbacks and save ``last.pt`` with the epoch in its history; True to stop.
+    Under torchrun rank 0 validates (its BatchNorm statistics are the ones saved) and every process
+    runs the callbacks on its numbers, so they change the learning rate and stop together."""
+    val = from_main(p.world, lambda: evaluate_split(p.model, p.splits.x_val, p.splits.y_val, p.l2, p.device))
+    logs["val_loss"], logs["val_acc"] = val
     lr_used = p.opt.param_groups[0]["lr"]  # one-cycle: the rate the next epoch starts with
     if not all(math.isfinite(v) for v in logs.values()):
         raise DigitlabError(f"training diverged at epoch {epoch} (loss {logs['loss']}); lower train.lr")
@@ -161,7 +175,8 @@ def end_epoch(
     for cb in callbacks.values():
         stopped = cb.on_epoch_end(epoch, logs, p.model) or stopped
     history.append({"epoch": epoch, **logs, "lr": lr_used, "seconds": time.perf_counter() - t0})  # validation too
-    save_last(p, run, callbacks, history, epoch, stopped)
+    if p.world.main:
+        save_last(p, run, callbacks, history, epoch, stopped)
     return stopped
 
 
@@ -183,7 +198,7 @@ def fit(p: Parts, run: RunDir, callbacks: dict, history: list, progress: bool) -
     x, y = torch.from_numpy(p.x).to(p.device), torch.from_numpy(p.y).to(p.device)
     saved = start - 1
     try:
-        if start == 1:
+        if start == 1 and p.world.main:
             save_last(p, run, callbacks, history, 0)
         for epoch in range(start, epochs + 1):
             t0 = time.perf_counter()
@@ -192,10 +207,14 @@ def fit(p: Parts, run: RunDir, callbacks: dict, history: list, progress: bool) -
             saved = epoch
             # last.pt before history.csv: a Ctrl-C between the two must never leave a history.csv row
             # that last.pt cannot resume from.
-            report_epoch(p, run, history)
+            if p.world.main:
+                report_epoch(p, run, history)
             if stopped:
                 break
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, DistError):  # Ctrl-C, or under torchrun another process ended
+        if not p.world.main:
+            stopped_message(p.world)
+            return True
         print(
             f"\nInterrupted. {run.last} holds the state after epoch {saved}; "
             f"continue with: digitlab train --resume {run}",
@@ -242,38 +261,60 @@ def train(
     progress: bool = True,
     max_epochs: int | None = None,
 ) -> RunResult:
-    """Train from a resolved config into a new run folder, or ``resume`` one."""
-    run, cfg, state = open_run(cfg, out_dir, resume, max_epochs)
-    p = build(cfg, run, data_dir, progress, state)
-    callbacks = build_callbacks(cfg["callbacks"], p.opt, lambda epoch, logs: save_best(p, run, epoch, logs))
+    """Train from a resolved config into a new run folder, or ``resume`` one; under torchrun, one
+    process of several (see :mod:`digitlab.training.distributed`)."""
+    world = init((cfg or {}).get("train", {}).get("device", "auto"))
+    try:
+        run, cfg, state = from_main(world, lambda: open_run(cfg, out_dir, resume, max_epochs))
+        p = build(cfg, run, data_dir, progress, state, world=world)
+        callbacks = build_callbacks(cfg["callbacks"], p.opt, lambda epoch, logs: save_best(p, run, epoch, logs))
+        history = start(p, run, callbacks, state)
+        interrupted = fit(p, run, callbacks, history, progress)
+        if p.splits.user is not None and not interrupted and world.main and run.best.is_file():
+            personal_report(p, run, data_dir)
+    finally:
+        close(world)
+    return summarise(run, history, interrupted, cfg["callbacks"]["checkpoint"]["monitor"], world.rank)
+
+
+def start(p: Parts, run: RunDir, callbacks: dict, state: dict | None) -> list[dict]:
+    """A new run's folder and config (rank 0), or a resumed run's state; the history so far."""
     if state is not None:
         history = restore(p, callbacks, state)
-        print(f"Resuming {run} at epoch {len(history) + 1}", file=sys.stderr)
+        if p.world.main:
+            print(f"Resuming {run} at epoch {len(history) + 1}", file=sys.stderr)
     else:
         history = []
-        run.path.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run.config, config_mod.dump(cfg))
-    print(
-        f"Training {cfg['model']['arch']} on {len(p.y):,} images ({len(p.splits.y_val):,} validation) on "
-        f"{p.device}{', real-time augmentation on' if p.realtime else ''}; run folder {run}",
-        file=sys.stderr,
-    )
-    interrupted = fit(p, run, callbacks, history, progress)
-    if p.splits.user is not None and not interrupted and run.best.is_file():
-        personal_report(p, run, data_dir)
-    return summarise(run, history, interrupted)
-
-
-def summarise(run: RunDir, history: list[dict], interrupted: bool) -> RunResult:
-    seconds = sum(h["seconds"] for h in history)
-    best = min(history, key=lambda h: h["val_loss"]) if history else {"epoch": 0, "val_acc": 0.0, "val_loss": math.inf}
-    if not interrupted:
+        if p.world.main:
+            run.path.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(run.config, config_mod.dump(p.cfg))
+    if p.world.main:
+        procs = f" in {p.world.size} processes (global batch {p.cfg['train']['batch_size']})" if p.world.active else ""
         print(
-            f"Done: {len(history)} epochs in {seconds / 60:.1f} min; best epoch {best['epoch']} "
+            f"Training {p.cfg['model']['arch']} on {len(p.y):,} images ({len(p.splits.y_val):,} validation) on "
+            f"{p.device}{procs}{', real-time augmentation on' if p.realtime else ''}; run folder {run}",
+            file=sys.stderr,
+        )
+    return history
+
+
+def summarise(
+    run: RunDir, history: list[dict], interrupted: bool, monitor: str = "val_loss", rank: int = 0
+) -> RunResult:
+    seconds = sum(h["seconds"] for h in history)
+    sign = 1.0 if lower_is_better(monitor) else -1.0
+    best = (
+        min(history, key=lambda h: sign * h[monitor]) if history else {"epoch": 0, "val_acc": 0.0, "val_loss": math.inf}
+    )
+    if not interrupted and rank == 0:
+        print(
+            f"Done: {len(history)} epochs in {seconds / 60:.1f} min; best epoch {best['epoch']} by {monitor} "
             f"(val_loss {best['val_loss']:.4f}, val_acc {best['val_acc']:.4f}); model: {run.best}",
             file=sys.stderr,
         )
-    return RunResult(run.path, best["epoch"], best["val_acc"], best["val_loss"], len(history), seconds, interrupted)
+    return RunResult(
+        run.path, best["epoch"], best["val_acc"], best["val_loss"], len(history), seconds, interrupted, rank
+    )
 
 
 def dry_run(cfg: dict, data_dir: str | None = None) -> str:

@@ -33,19 +33,46 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     On CPU the weights go channels-last: oneDNN's convolutions then skip layout
     conversions. A seed1 training step on the 2-core Xeon: 911-964 images/s
     contiguous, 1,212-1,310 channels-last. ``torch.compile`` was slower there
-    (807 images/s after a 48 s compile) and the CPU has no avx512_bf16 for bf16
-    autocast, so neither is used. On CUDA nothing is changed: it is unmeasured.
+    (807 images/s after a 48 s compile), so it is an option (``train.compile``).
+    On CUDA channels-last is what tensor cores take under mixed precision
+    (``train.amp``); the GPU path is not measured here (no GPU on this machine).
     """
-    model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cpu" else model
+    return model.to(device).to(memory_format=torch.channels_last)
 
 
-def train_step(model, opt, xb: torch.Tensor, yb: torch.Tensor, l2: float, clipnorm: float, teacher=None):
+def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+    """``train.amp``: ``auto`` is bfloat16 on a CUDA GPU that supports it and float32 elsewhere (this
+    CPU has no avx512_bf16, so bf16 autocast would be slower), ``bf16`` always, ``off`` never."""
+    if setting == "bf16" or (setting == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return None
+
+
+def train_step(
+    model,
+    opt,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    l2: float,
+    clipnorm: float,
+    teacher=None,
+    smoothing: float = 0.0,
+    inner: torch.nn.Module | None = None,
+    amp: torch.dtype | None = None,
+):
     """One optimizer step; returns the batch's logits and loss (detached). ``teacher``:
-    (soft targets, alpha, temperature) for :func:`digitlab.training.distill.loss`, or None."""
-    logits = model(xb)
-    data_loss = F.cross_entropy(logits, yb) if teacher is None else distill_loss(logits, yb, *teacher)
-    loss = data_loss + l2_penalty(model, l2)
+    (soft targets, alpha, temperature) for :func:`digitlab.training.distill.loss`, or None;
+    ``smoothing``: label smoothing of the labels' cross-entropy (``train.label_smoothing``);
+    ``inner``: the network itself when ``model`` is a DDP wrapper round it (for the L2 term);
+    ``amp``: the autocast dtype of the forward pass (``train.amp``), or None for float32."""
+    with torch.autocast(xb.device.type, dtype=amp, enabled=amp is not None):
+        logits = model(xb)
+        if teacher is None:
+            data_loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
+        else:
+            data_loss = distill_loss(logits, yb, *teacher)
+    logits = logits.float()
+    loss = data_loss.float() + l2_penalty(inner or model, l2)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     clip_per_tensor(model.parameters(), clipnorm)

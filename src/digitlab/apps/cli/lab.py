@@ -14,8 +14,6 @@ from digitlab.core import config, plots
 from digitlab.core.errors import DigitlabError
 from digitlab.core.runinfo import machine_description
 from digitlab.models import available, build_model, count_parameters
-from digitlab.tools import bench
-from digitlab.tools.augment_bench import augment_benchmark
 
 from .parser import EPILOG, Parser, formatter
 
@@ -111,6 +109,8 @@ def cmd_augment(args) -> None:
     if args.augment_command == "bench":
         cfg = config.resolve(args.preset)
         x, y = data.load_mnist("train", args.data_dir)
+        from digitlab.tools.augment_bench import augment_benchmark  # here: the tools load what only they need
+
         r = augment_benchmark(cfg, x[: args.images], y[: args.images], steps=args.steps, progress=True)
         print(f"machine: {machine_description()}, {r['workers']} augmentation workers")
         print(
@@ -139,7 +139,9 @@ def cmd_augment(args) -> None:
 def add_bench(sub) -> None:
     """``digitlab bench``."""
     be = sub.add_parser(
-        "bench", help="measure training, inference, API and page speed on this machine", formatter_class=formatter
+        "bench",
+        help="measure training, inference, API and page speed and time to accuracy on this machine",
+        formatter_class=formatter,
     )
     be.add_argument("--quick", action="store_true", help="fewer repeats and steps (about a minute); noisier numbers")
     be.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -149,7 +151,7 @@ def add_bench(sub) -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["train", "inference", "api", "page"],
+        choices=["train", "inference", "api", "page", "time"],
         help="leave out a part (repeatable)",
     )
 
@@ -157,6 +159,8 @@ def add_bench(sub) -> None:
 def cmd_bench(args) -> None:
     if not 1 <= args.clients <= 256:
         raise DigitlabError("--clients must be between 1 and 256")
+    from digitlab.tools import bench  # here: it loads the server and browser code only a benchmark needs
+
     res = bench.run(args.quick, args.model, args.clients, set(args.skip), progress=lambda m: print(m, file=sys.stderr))
     print(bench.table(res))
     if args.json:

@@ -9,7 +9,7 @@ import functools
 from digitlab.core import config
 from digitlab.core.errors import DigitlabError
 
-BACKENDS = ["auto", "torch", "onnx"]
+BACKENDS = ["auto", "torch", "onnx", "int8"]
 
 EPILOG = (
     "Data sources: mnist | mine | idx:DIR | csv:FILE | folder:DIR | npz:FILE | mine:FILE (repeat --data to combine)."

@@ -73,7 +73,8 @@ def cmd_train(args) -> None:
         res = train(cfg, out_dir=args.out, data_dir=args.data_dir, progress=not args.no_progress)
     if res.interrupted:
         raise SystemExit(130)
-    print(RunDir(res.run_dir).best)
+    if res.rank == 0:  # under torchrun, one line for the run, not one per process
+        print(RunDir(res.run_dir).best)
 
 
 def add_evaluate(sub) -> None:
@@ -123,7 +124,7 @@ def add_evaluate(sub) -> None:
         "--backend",
         default="auto",
         choices=BACKENDS,
-        help="torch, or onnx: the .onnx export beside each model (auto: by file type)",
+        help="torch, onnx (the .onnx export beside each model) or int8 (its .int8.onnx) (auto: by file type)",
     )
 
 

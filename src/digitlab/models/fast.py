@@ -1,0 +1,57 @@
+"""``fast``: a small BatchNorm CNN built for time to accuracy on a CPU (no I/O here).
+
+Three stages of 3x3 convolutions (conv -> BatchNorm -> ReLU, no bias), each ending in
+a 2x2 max pool, 28 -> 14 -> 7 -> 3, then one linear layer on the 3x3 map. ``stages``
+lists each stage's channel counts, so ``[[16], [32, 32], [64, 64]]`` is one convolution
+at 28x28 and two at 14x14 and 7x7. On a CPU the full-resolution stage costs most per
+multiply (its input has one channel, which oneDNN runs poorly), so it gets the fewest.
+No dropout: the real-time warps and label smoothing regularise it, and a network this
+small underfits before it overfits in a few epochs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .registry import register
+
+
+def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class FastNet(nn.Module):
+    def __init__(self, stages: list[list[int]], unshuffle: bool = False, num_classes: int = 10):
+        super().__init__()
+        # unshuffle: each 2x2 block of pixels becomes 4 channels of a 14x14 image, so the first
+        # convolution sees 4 channels at 14x14 instead of 1 at 28x28
+        layers, cin = ([nn.PixelUnshuffle(2)], 4) if unshuffle else ([], 1)
+        for stage in stages:
+            for cout in stage:
+                layers += _conv_bn(cin, int(cout))
+                cin = int(cout)
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(cin * 3 * 3, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.flatten(self.features(x), 1))
+
+    def l2_parameters(self) -> list[torch.Tensor]:
+        return [self.head.weight]
+
+
+@register("fast", "fast: conv-BN-ReLU stages with max pooling (16 / 32 / 64-64 by default), one linear layer")
+def fast(stages: list | tuple = ((16,), (32,), (64, 64)), unshuffle: bool = False) -> FastNet:
+    want = 2 if unshuffle else 3  # pools to 3x3: 28 -> 14 -> 7 -> 3, or 14 -> 7 -> 3 after unshuffling
+    ok = len(stages) == want and all(
+        isinstance(s, (list, tuple)) and s and all(isinstance(c, int) and c >= 1 for c in s) for s in stages
+    )
+    if not ok:
+        raise ValueError(
+            f"stages must be {want} lists of positive channel counts"
+            f"{' with unshuffle' if unshuffle else ''}, e.g. {[[32], [64, 64]] if unshuffle else [[16], [32], [64, 64]]}, "
+            f"got {stages}"
+        )
+    return FastNet([list(s) for s in stages], bool(unshuffle))
