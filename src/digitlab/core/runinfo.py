@@ -6,9 +6,8 @@ import os
 import platform
 import random
 import subprocess
-from pathlib import Path
-
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import numpy as np
 import torch
