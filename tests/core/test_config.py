@@ -32,6 +32,22 @@ def test_unknown_keys_and_bad_values_are_errors():
         config.resolve("seed1", sets=["train.epochs=0"])
     with pytest.raises(DigitlabError, match="unknown preset 'seed9'"):
         config.resolve("seed9")
+    for bad, msg in [
+        ("train.label_smoothing=1.5", r"train.label_smoothing must be a number in \[0, 1\)"),
+        ("train.amp=fp8", "train.amp must be auto, bf16 or off"),
+        ("train.sync_bn=maybe", "train.sync_bn must be true or false"),
+        ("train.compile=1", "train.compile must be true or false"),
+    ]:
+        with pytest.raises(DigitlabError, match=msg):
+            config.resolve("fast", sets=[bad])
+
+
+def test_fast_presets_state_only_their_recipe():
+    fast, long = config.resolve("fast"), config.resolve("fast-long")
+    assert fast["model"] == {"arch": "fast", "stages": [[16], [32], [64, 64]], "unshuffle": False, "l2": 0.0}
+    assert (fast["train"]["epochs"], fast["train"]["batch_size"], fast["train"]["label_smoothing"]) == (3, 512, 0.1)
+    assert fast["callbacks"]["checkpoint"]["monitor"] == "val_acc" and fast["augment"]["static"]["copies"] == 0
+    assert long["train"]["epochs"] == 10 and {**long, "train": None} == {**fast, "train": None, "preset": "fast-long"}
 
 
 def test_config_file_merges_over_its_preset(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -32,10 +33,11 @@ def test_int8_export_keeps_the_float_models_digits_on_validation_images(quantize
     meta = OnnxSession(out).meta
     assert meta["quantized"]["type"] == "int8" and meta["quantized"]["calib_images"] == 512
     assert meta["source_sha256"] == sha256_file(shipped_model())
-    same, of = (int(v.replace(",", "")) for v in stdout.split("same digit as the float model on ")[1].split()[:3:2])
-    assert of == 1000 and same >= 998, stdout
-    float_acc, int8_acc = (float(v) for v in stdout.replace("%", "").split("accuracy ")[1].split()[:3:2])
-    assert float_acc - int8_acc <= 0.05, stdout
+    m = re.search(r"float model on ([\d,]+) of ([\d,]+); accuracy ([\d.]+)% float, ([\d.]+)% int8", stdout)
+    assert m, stdout
+    same, of = (int(g.replace(",", "")) for g in m.groups()[:2])
+    float_acc, int8_acc = float(m[3]), float(m[4])
+    assert of == 1000 and same >= 998 and float_acc - int8_acc <= 0.05, stdout
     assert out.stat().st_size < 0.4 * shipped_model().with_suffix(".onnx").stat().st_size  # int8 weights
 
 

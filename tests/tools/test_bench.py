@@ -25,7 +25,10 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
     assert t["matmul_peak_gflops"] > 1
     for row in t["rows"].values():
         assert row["images_per_s"] > 10 and row["share_of_peak"] > 0
-    for backend in ("torch", "onnx"):
+    tta = r["time"]  # time to accuracy, --quick: the fast preset on 2,000 images for 1 epoch
+    assert "time to accuracy: digitlab train --preset fast" in res.stdout
+    assert len(tta["runs"]) == 1 and 0 < tta["runs"][0]["wall_s"] < 300 and tta["mean_test_acc"] > 0.3
+    for backend in ("torch", "onnx", "int8"):
         inf = r["inference"][backend]
         assert 0 < inf["network_batch1"]["p50_ms"] < 50 and inf["batch1024_images_per_s"] > 100
         assert inf["predict_path_batch1"]["p50_ms"] > inf["network_batch1"]["p50_ms"] * 0.5
@@ -35,6 +38,6 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
         + "; ".join(
             f"{b} network p50 {r['inference'][b]['network_batch1']['p50_ms']:.3f} ms, predict path "
             f"{r['inference'][b]['predict_path_batch1']['p50_ms']:.3f} ms"
-            for b in ("torch", "onnx")
+            for b in ("torch", "onnx", "int8")
         )
     )

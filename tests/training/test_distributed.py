@@ -81,7 +81,7 @@ def test_two_processes_write_one_run_that_matches_one_process(synthetic_npz, tmp
 def test_ctrl_c_stops_every_process_and_resume_under_torchrun_finishes(synthetic_npz, tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen(
-        _torchrun(_args(synthetic_npz, 40, "--out", run)),
+        _torchrun(_args(synthetic_npz, 12, "--out", run)),
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), start_new_session=True,
     )  # fmt: skip
     deadline = time.time() + 300
@@ -94,14 +94,14 @@ def test_ctrl_c_stops_every_process_and_resume_under_torchrun_finishes(synthetic
     assert "Traceback" not in err.split("Interrupted.")[0], err[-2000:]
     done = torch.load(run / "last.pt", weights_only=True)["epoch"]
     before = _history(run)
-    assert 1 <= done < 40 and len(before) == done
+    assert 1 <= done < 12 and len(before) == done
     res = subprocess.run(
         _torchrun(["train", "--resume", str(run), "--no-progress"]),
         cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_env(),
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-1500:]
     after = _history(run)
-    assert len(after) == 40 and after[:done] == before
+    assert len(after) == 12 and after[:done] == before
     assert f"Resuming {run} at epoch {done + 1}" in res.stderr
 
 
