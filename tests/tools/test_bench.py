@@ -25,7 +25,7 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
     assert t["matmul_peak_gflops"] > 1
     for row in t["rows"].values():
         assert row["images_per_s"] > 10 and row["share_of_peak"] > 0
-    tta = r["time"]  # time to accuracy, --quick: the fast preset on 2,000 images for 1 epoch
+    tta = r["time"]  # time to accuracy, --quick: the fast preset on 4,000 images for 1 epoch
     assert "time to accuracy: digitlab train --preset fast" in res.stdout
     assert len(tta["runs"]) == 1 and 0 < tta["runs"][0]["wall_s"] < 300 and tta["mean_test_acc"] > 0.3
     for backend in ("torch", "onnx", "int8"):

@@ -51,7 +51,7 @@ def _history(run) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_two_processes_write_one_run_that_matches_one_process(synthetic_npz, tmp_path):
+def test_two_processes_write_one_run_that_matches_one_process(synthetic_npz, tmp_path, measured):
     single = run_cli(*_args(synthetic_npz, 6, "--out", tmp_path / "single"), env={"OMP_NUM_THREADS": "1"})
     assert single.returncode == 0, single.stderr[-1500:]
     work = tmp_path / "ddp"
@@ -76,6 +76,7 @@ def test_two_processes_write_one_run_that_matches_one_process(synthetic_npz, tmp
     acc_one, acc_two = float(one[-1]["val_acc"]), float(two[-1]["val_acc"])
     assert acc_two > 0.8, two  # it learned
     assert abs(acc_one - acc_two) * 100 <= TOLERANCE, (acc_one, acc_two)
+    measured(f"torchrun, 2 CPU processes: validation accuracy {acc_two:.2%}; one process {acc_one:.2%}")
 
 
 def test_ctrl_c_stops_every_process_and_resume_under_torchrun_finishes(synthetic_npz, tmp_path):

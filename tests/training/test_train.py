@@ -146,6 +146,15 @@ def test_onecycle_warms_up_then_anneals_and_resumes_exactly(synthetic_npz, tmp_p
         train(resume=tmp_path / "split", max_epochs=6, progress=False)
 
 
+def test_a_one_cycle_schedule_too_short_to_warm_up_is_a_one_line_error(synthetic_npz, tmp_path):
+    res = run_cli(
+        "train", "--preset", "fast", "--data", f"npz:{synthetic_npz}", "--epochs", "1", "--out", tmp_path / "r"
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "the one-cycle schedule has only 2 steps (1 epochs of 2 batches)" in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
 def test_onecycle_with_reduce_lr_is_refused():
     with pytest.raises(DigitlabError, match="reduce_lr.enabled=false"):
         config.resolve("seed1", sets=["train.schedule=onecycle"])

@@ -215,7 +215,7 @@ def table(res: dict) -> str:
 
 
 def time_table(t: dict) -> list[str]:
-    how = " (--quick: 2,000 images, 1 epoch)" if t["quick"] else ""
+    how = " (--quick: 4,000 images, 1 epoch of batch 128)" if t["quick"] else ""
     lines = [
         f"time to accuracy: digitlab train --preset {t['preset']}{how}, command to best.pt, then the official test set"
     ]

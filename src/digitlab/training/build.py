@@ -110,6 +110,12 @@ def build_schedule(opt, t_cfg: dict, steps_per_epoch: int):
     if t_cfg["schedule"] == "plateau":
         return None
     oc = t_cfg["onecycle"]
+    total = t_cfg["epochs"] * steps_per_epoch
+    if min(oc["pct_start"], 1 - oc["pct_start"]) * total <= 1:  # OneCycleLR divides by a phase's length
+        raise DigitlabError(
+            f"the one-cycle schedule has only {total} steps ({t_cfg['epochs']} epochs of {steps_per_epoch} batches), "
+            "too few to warm up and anneal; use more --epochs or images, or a smaller train.batch_size"
+        )
     return torch.optim.lr_scheduler.OneCycleLR(
         opt,
         max_lr=oc["max_lr"],

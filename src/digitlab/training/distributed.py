@@ -148,4 +148,4 @@ def sum_all(world: World, *values: torch.Tensor) -> list[torch.Tensor]:
 def stopped_message(world: World) -> None:
     """One line from a process other than rank 0 that is ended early (rank 0 says what to do next)."""
     if not world.main:
-        print(f"rank {world.rank}: stopped, the run's other processes ended", file=sys.stderr)
+        print(f"rank {world.rank}: stopped with the rest of the run", file=sys.stderr)
