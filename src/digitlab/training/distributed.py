@@ -145,6 +145,17 @@ def sum_all(world: World, *values: torch.Tensor) -> list[torch.Tensor]:
     return list(values)
 
 
+def peer_lost(exc: BaseException, world: World) -> bool:
+    """Under torchrun, whether ``exc`` says another process of the run has gone (killed, crashed,
+    Ctrl-C): gloo raises it from inside autograd as a plain RuntimeError."""
+    if not world.active:
+        return False
+    if isinstance(exc, (KeyboardInterrupt, dist.DistError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(s in text for s in ("Connection reset", "Connection closed", "NCCL"))
+
+
 def stopped_message(world: World) -> None:
     """One line from a process other than rank 0 that is ended early (rank 0 says what to do next)."""
     if not world.main:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.distributed import DistError
 from tqdm.auto import tqdm
 
 from digitlab.core import checkpoint, plots
@@ -42,7 +41,7 @@ from digitlab.models import count_parameters
 
 from .build import Parts, build
 from .callbacks import Callback, build_callbacks, lower_is_better
-from .distributed import close, from_main, init, shard, stopped_message, sum_all
+from .distributed import close, from_main, init, peer_lost, shard, stopped_message, sum_all
 from .personal import report as personal_report
 from .step import evaluate_split, train_step
 
@@ -211,12 +210,15 @@ def fit(p: Parts, run: RunDir, callbacks: dict, history: list, progress: bool) -
                 report_epoch(p, run, history)
             if stopped:
                 break
-    except (KeyboardInterrupt, DistError):  # Ctrl-C, or under torchrun another process ended
+    except (KeyboardInterrupt, RuntimeError) as e:  # Ctrl-C, or under torchrun another process ended
+        if not isinstance(e, KeyboardInterrupt) and not peer_lost(e, p.world):
+            raise
         if not p.world.main:
             stopped_message(p.world)
             return True
+        gone = "" if isinstance(e, KeyboardInterrupt) else " Another process of the run ended."
         print(
-            f"\nInterrupted. {run.last} holds the state after epoch {saved}; "
+            f"\nInterrupted.{gone} {run.last} holds the state after epoch {saved}; "
             f"continue with: digitlab train --resume {run}",
             file=sys.stderr,
         )
