@@ -146,12 +146,12 @@ def test_onecycle_warms_up_then_anneals_and_resumes_exactly(synthetic_npz, tmp_p
         train(resume=tmp_path / "split", max_epochs=6, progress=False)
 
 
-def test_a_one_cycle_schedule_too_short_to_warm_up_is_a_one_line_error(synthetic_npz, tmp_path):
-    res = run_cli(
-        "train", "--preset", "fast", "--data", f"npz:{synthetic_npz}", "--epochs", "1", "--out", tmp_path / "r"
-    )
+def test_a_one_cycle_warm_up_of_exactly_one_step_is_a_one_line_error(synthetic_npz, tmp_path):
+    # 720 training images in batches of 180: 4 steps, a quarter of them warm-up
+    args = ["--data", f"npz:{synthetic_npz}", "--epochs", "1", "--set", "train.batch_size=180", "--out", tmp_path / "r"]
+    res = run_cli("train", "--preset", "fast", *args)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "the one-cycle schedule has only 2 steps (1 epochs of 2 batches)" in res.stderr
+    assert "pct_start x 4 steps (1 epochs of 4 batches) = exactly 1 step" in res.stderr
     assert not (tmp_path / "r").exists()
 
 

@@ -111,10 +111,11 @@ def build_schedule(opt, t_cfg: dict, steps_per_epoch: int):
         return None
     oc = t_cfg["onecycle"]
     total = t_cfg["epochs"] * steps_per_epoch
-    if min(oc["pct_start"], 1 - oc["pct_start"]) * total <= 1:  # OneCycleLR divides by a phase's length
+    if abs(oc["pct_start"] * total - 1) < 1e-9:  # OneCycleLR's warm-up would end at step 0: it divides by zero
         raise DigitlabError(
-            f"the one-cycle schedule has only {total} steps ({t_cfg['epochs']} epochs of {steps_per_epoch} batches), "
-            "too few to warm up and anneal; use more --epochs or images, or a smaller train.batch_size"
+            f"the one-cycle schedule's warm-up is train.onecycle.pct_start x {total} steps ({t_cfg['epochs']} "
+            f"epochs of {steps_per_epoch} batches) = exactly 1 step, which PyTorch cannot schedule; "
+            "change --epochs, the number of images or train.batch_size"
         )
     return torch.optim.lr_scheduler.OneCycleLR(
         opt,
