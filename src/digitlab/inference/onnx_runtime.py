@@ -17,6 +17,7 @@ from digitlab.core.errors import DigitlabError
 from digitlab.core.io import sha256_file
 
 META_KEY = "digitlab"
+INT8_SUFFIX = ".int8.onnx"  # ``digitlab export --quantize int8`` writes <model>.int8.onnx
 
 
 def _ort():
@@ -64,13 +65,18 @@ class OnnxSession:
         return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
 
 
+def export_path(checkpoint_path: str | os.PathLike, suffix: str = ".onnx") -> Path:
+    """Where an export of a checkpoint lives: ``best.pt`` -> ``best.onnx`` or ``best.int8.onnx``."""
+    p = Path(checkpoint_path)
+    return p.with_name(p.stem + suffix)
+
+
 def matching_export(
     checkpoint_path: str | os.PathLike, threads: int | None = None, suffix: str = ".onnx"
 ) -> OnnxSession | None:
     """A session for ``<model><suffix>`` beside the checkpoint (``.onnx``, or ``.int8.onnx`` for the
     quantized export), if that file is an export of exactly these weights."""
-    p = Path(checkpoint_path)
-    path = p.with_name(p.stem + suffix)
+    path = export_path(checkpoint_path, suffix)
     if not path.is_file():
         return None
     try:

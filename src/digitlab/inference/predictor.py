@@ -30,7 +30,7 @@ from .calibrate import load as load_calibration
 from .gate import Gate
 from .line import LineReader
 from .number import read_number
-from .onnx_runtime import OnnxSession, matching_export
+from .onnx_runtime import INT8_SUFFIX, OnnxSession, matching_export
 
 
 def to_input(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -102,7 +102,7 @@ class Predictor:
             raise DigitlabError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         path = model_file(path if path is not None else find_default_model())
         if backend in ("onnx", "int8") and path.suffix != ".onnx":
-            suffix, how = (".onnx", "--format onnx") if backend == "onnx" else (".int8.onnx", "--quantize int8")
+            suffix, how = (".onnx", "--format onnx") if backend == "onnx" else (INT8_SUFFIX, "--quantize int8")
             session = matching_export(path, threads, suffix) if path.is_file() else None
             if session is None:
                 raise DigitlabError(

@@ -30,18 +30,11 @@ from digitlab.core.io import atomic_path, sha256_file
 from digitlab.data import splits_for
 
 from .export import export_meta, onnx_proto
-from .onnx_runtime import META_KEY, OnnxSession
+from .onnx_runtime import INT8_SUFFIX, META_KEY, OnnxSession, export_path
 from .predictor import Predictor, predict_logits
 
-INT8_SUFFIX = ".int8.onnx"
 MIN_AGREEMENT = 0.998  # share of validation images given the same digit as the float model
 MAX_ACC_DROP = 0.0005  # validation accuracy, as a fraction (0.05 points)
-
-
-def int8_path(model_path: str | Path) -> Path:
-    """Where ``--quantize int8`` writes by default: ``best.pt`` -> ``best.int8.onnx``."""
-    p = Path(model_path)
-    return p.with_name(p.stem + INT8_SUFFIX)
 
 
 class _Reader:
@@ -125,7 +118,7 @@ def quantize_int8(
         raise DigitlabError(
             f"{pred.path} is already an ONNX model; quantize the .pt checkpoint or run folder it came from"
         )
-    out = Path(out) if out else int8_path(pred.path)
+    out = Path(out) if out else export_path(pred.path, INT8_SUFFIX)
     if out.suffix != ".onnx":
         raise DigitlabError(f"--out {out} must end in .onnx")
     source_sha = sha256_file(pred.path)

@@ -34,13 +34,12 @@ from digitlab.core.runinfo import machine_description
 from digitlab.data.numbers import draw_number
 from digitlab.evaluation.latency import measure_latency, time_calls
 from digitlab.inference import Predictor
+from digitlab.inference.predictor import BACKENDS
 from digitlab.models import build_model
 from digitlab.training.step import prepare_model, train_step
 
 from . import live_bench, time_to_accuracy
 from .live_bench import percentiles
-
-BACKENDS = ("torch", "onnx", "int8")  # int8: the <model>.int8.onnx from `digitlab export --quantize int8`
 
 NETWORKS = {"seed1": "seed1 (also onecycle, robust)", "seed2": "seed2", "fast": "fast (also fast-long)"}
 

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlab.core import checkpoint
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import write_text_atomic
+from digitlab.core.rundir import RunDir
 from digitlab.data import load_test
 from digitlab.inference import Predictor, predict_logits
 
@@ -44,8 +46,8 @@ def train_once(preset: str, seed: int, out: Path, extra: list[str], data_dir=Non
     acc = float((predict_logits(pred.model, test.x, pred.device).numpy().argmax(1) == test.y).mean())
     best = pred.checkpoint["metrics"]
     images = pred.checkpoint["data"]["train"] + pred.checkpoint["data"]["augmented"]
-    rows = (out / "history.csv").read_text().splitlines()[1:]
-    epochs, train_s = len(rows), sum(float(row.split(",")[-1]) for row in rows)  # seconds is the last column
+    history = checkpoint.load(RunDir(out).last)["history"]
+    epochs, train_s = len(history), sum(h["seconds"] for h in history)
     return {
         "seed": seed,
         "wall_s": wall,

@@ -137,12 +137,11 @@ def shard(t: torch.Tensor, world: World) -> torch.Tensor:
     return t[world.rank :: world.size] if world.active else t
 
 
-def sum_all(world: World, *values: torch.Tensor) -> list[torch.Tensor]:
-    """Each tensor summed over every process (unchanged in a single process)."""
+def sum_all(world: World, t: torch.Tensor) -> torch.Tensor:
+    """``t`` summed over every process, in place (unchanged in a single process)."""
     if world.active:
-        for v in values:
-            dist.all_reduce(v)
-    return list(values)
+        dist.all_reduce(t)
+    return t
 
 
 def peer_lost(exc: BaseException, world: World) -> bool:

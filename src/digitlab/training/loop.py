@@ -146,7 +146,7 @@ def train_one_epoch(p: Parts, x: torch.Tensor, y: torch.Tensor, desc: str, progr
                 img_s=f"{seen / (time.perf_counter() - t0):.0f}",
             )
     bar.close()
-    loss_sum, right, seen = sum_all(p.world, totals)[0].tolist()
+    loss_sum, right, seen = sum_all(p.world, totals).tolist()
     return {"loss": loss_sum / seen, "acc": right / seen}
 
 
