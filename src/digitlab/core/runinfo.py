@@ -76,4 +76,6 @@ def cpu_name() -> str:
 def machine_description(device: torch.device | None = None) -> str:
     if device is not None and device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    # the vector unit is named because it sets the speed: AVX2 and AVX-512 CPUs of one name differ by 2x
+    simd = torch.backends.cpu.get_cpu_capability()
+    return f"{cpu_name()} ({simd}), {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"

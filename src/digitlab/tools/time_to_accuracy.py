@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from digitlab.core import checkpoint
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import write_text_atomic
 from digitlab.core.rundir import RunDir
+from digitlab.core.runinfo import machine_description
 from digitlab.data import load_test
 from digitlab.inference import Predictor, predict_logits
 
@@ -71,6 +73,7 @@ def measure(
             progress(f"  {preset} seed {seed}: {r['test_acc']:.2%} official test in {r['wall_s']:.0f} s")
             runs.append(r)
     return {
+        "machine": machine_description(torch.device(runs[0]["device"]) if runs else None),
         "preset": preset,
         "extra": list(extra),
         "quick": quick,
