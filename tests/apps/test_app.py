@@ -23,6 +23,7 @@ import pytest
 from conftest import ROOT, run_cli
 from digitlab.data import drawings
 from digitlab.data.mine import Store
+from digitlab.data.nondigits import letter_strokes
 from digitlab.data.numbers import number_strokes
 from digitlab.tools import browser as browser_mod
 from digitlab.tools.browser import CHROMIUM, free_port
@@ -49,11 +50,15 @@ def test_app_refuses_a_busy_port_in_one_line():
 
 
 def test_prediction_element_is_the_stable_hook():
-    from digitlab.apps.streamlit.app import prediction_html
+    from digitlab.apps.streamlit.views import prediction_html
 
-    base = {"empty": False, "confidence": 0.97, "digit": 3, "top2": [3, 5], "sure": True}
+    base = {"empty": False, "confidence": 0.97, "digit": 3, "top2": [3, 5], "sure": True, "reason": None}
     assert 'id="prediction" data-digit="3" data-state="sure"' in prediction_html(base, "hint")
-    assert 'data-digit="" data-state="unsure" data-top2="3,5"' in prediction_html({**base, "sure": False}, "hint")
+    unsure = {**base, "sure": False, "reason": "unsure"}
+    assert 'data-digit="" data-state="unsure" data-top2="3,5"' in prediction_html(unsure, "hint")
+    letter = {**base, "sure": False, "reason": "not a digit", "message": "That doesn't look like a digit"}
+    assert 'data-digit="" data-state="not-a-digit"' in prediction_html(letter, "hint")
+    assert "That doesn&#x27;t look like a digit" in prediction_html(letter, "hint")
     assert 'data-digit="" data-state="empty"' in prediction_html(None, "draw <here>")
     assert "draw &lt;here&gt;" in prediction_html(None, "draw <here>")
 
@@ -177,6 +182,17 @@ def test_mouse_drawings_are_read_live_and_fast(page, measured):
     )
     assert got == {d: str(d) for d in range(10)}
     assert statistics.median(times) < 1000  # generous for busy CI machines; the goal is printed above
+
+
+@pytest.mark.browser
+def test_a_letter_drawn_in_the_app_is_not_a_digit(page):
+    for letter in "AHW":
+        for s in letter_strokes(letter, np.random.default_rng(1)):
+            mouse_stroke(page, s)
+        wait_for(page, "p.dataset.state === 'not-a-digit'")
+        assert state(page) == ("not-a-digit", "")
+        assert "That doesn't look like a digit" in page.locator("#prediction").inner_text()
+        clear(page)
 
 
 @pytest.mark.browser

@@ -128,7 +128,8 @@ def test_predict_number_reads_each_file_and_json_has_the_boxes(tmp_path):
     res = run_cli("predict", "--number", "--json", form)
     answer = json.loads(res.stdout)
     assert answer["text"] == "90210" and answer["sure"] and answer["file"] == str(form)
-    assert [list(d) for d in answer["digits"]] == [["digit", "confidence", "sure", "box"]] * 5
+    keys = ["char", "kind", "digit", "confidence", "sure", "reason", "box"]
+    assert [list(d) for d in answer["digits"]] == [keys] * 5 and {d["kind"] for d in answer["digits"]} == {"digit"}
     res = run_cli("predict", "--number", "--data", "csv:x.csv")
     assert res.returncode == 2 and "--number reads image files" in res.stderr and "Traceback" not in res.stderr
 

@@ -22,6 +22,7 @@ from digitlab import data
 from digitlab.apps.server.api import Limits, create_app
 from digitlab.data import drawings
 from digitlab.data.mine import Store
+from digitlab.data.nondigits import letter_strokes
 from digitlab.data.numbers import draw_number, number_strokes
 from digitlab.tools import browser, live_bench
 
@@ -145,6 +146,23 @@ def test_read_answers_the_whole_number_from_every_input_form(client):
     assert client.post("/api/predict", files={"file": ("7.png", png(paper_seven()), "image/png")}).json()["digit"] == 7
 
 
+def test_a_letter_is_answered_not_a_digit_and_separators_are_read_as_themselves(client):
+    from digitlab.data.drawings import render
+    from digitlab.data.nondigits import letter_strokes
+
+    letter = png(render(letter_strokes("W", np.random.default_rng(0)), drawings.BRUSH))
+    body = client.post("/api/predict", content=letter, headers={"Content-Type": "image/png"}).json()
+    assert body["not_sure"] and body["reason"] == "not a digit" and body["message"] == "That doesn't look like a digit"
+    seven = client.post("/api/predict", content=png(paper_seven()), headers={"Content-Type": "image/png"}).json()
+    assert seven["reason"] is None and seven["message"] == "7"
+    date = png(draw_number("12/05/2026", "normal", np.random.default_rng(2)))
+    body = client.post("/api/read", content=date, headers={"Content-Type": "image/png"}).json()
+    assert body["text"] == "12/05/2026" and body["sure"]
+    assert [d["kind"] for d in body["digits"]].count("separator") == 2
+    slash = body["digits"][2]
+    assert slash["char"] == "/" and slash["digit"] is None and slash["confidence"] is None
+
+
 @pytest.mark.parametrize(
     "kwargs, status, words",
     [
@@ -243,6 +261,14 @@ def page(server, tmp_path_factory):
         page.goto(server + "/")
         page.wait_for_selector("#pad")
         yield page
+
+
+@pytest.mark.browser
+def test_a_letter_drawn_on_the_page_is_not_a_digit(page):
+    for letter in "AHW":
+        live_bench.draw_on_page(page, letter_strokes(letter, np.random.default_rng(1)))
+        assert page.get_attribute("#prediction", "data-state") == "not-a-digit"
+        assert "That doesn't look like a digit" in page.locator("#prediction").inner_text()
 
 
 @pytest.mark.browser

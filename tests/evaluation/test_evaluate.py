@@ -30,7 +30,8 @@ def test_default_report_has_validation_and_official_test(mnist_run, tmp_path):
     cal = on_disk["calibration"]
     assert 0.1 < cal["temperature"] < 10 and cal["nll_after"] <= cal["nll_before"] + 1e-9
     assert "## Calibration" in md and "## Not a digit" in md
-    assert on_disk["rejection"]["sets"]["uniform noise"]["auroc_max_softmax"] > 0.5
+    assert on_disk["rejection"]["sets"]["noise"]["auroc_gate"] > 0.9 and on_disk["rejection"]["held_out"]["images"] > 0
+    assert "held-out families together" in md
     # The fitted temperature and threshold are stored beside the model for predict and the app.
     stored = json.loads((mnist_run / "best.calibration.json").read_text())
     assert stored["temperature"] == cal["temperature"] and stored["threshold"] == on_disk["not_sure"]["threshold"]

@@ -8,23 +8,46 @@ from digitlab import data
 from digitlab.evaluation import ood
 
 
-def test_generated_non_digits_look_like_model_input():
-    sets = ood.non_digits(per_set=12, seed=3)
-    assert set(sets) == {"uniform noise", "gaussian noise", "letters", "shapes", "scribbles"}
-    for name, x in sets.items():
-        assert x.shape == (12, 28, 28) and x.dtype == np.float32 and x.min() >= 0 and x.max() <= 1, name
-        assert (x.reshape(12, -1).max(1) > 0.5).all(), f"{name}: blank images"
-    assert np.array_equal(ood.non_digits(per_set=12, seed=3)["letters"], sets["letters"])
+def test_the_report_covers_every_family_and_sums_the_held_out_ones_apart():
+    rng = np.random.default_rng(0)
+    digits = np.eye(10)[rng.integers(0, 10, 200)] * 12  # confident digits
+    others = {name: rng.normal(0, 0.3, (20, 10)) for name in ood.FAMILIES}  # even answers
+    gate = (np.full(200, 0.99), {name: np.full(20, 0.01 if name == "noise" else 0.9) for name in ood.FAMILIES}, 0.5)
+    rep = ood.rejection_report(digits, others, temperature=1.0, threshold=0.9, gated=gate)
+    assert set(rep["sets"]) == set(ood.FAMILIES)
+    assert {k for k, v in rep["sets"].items() if v["held_out"]} == set(ood.HELD_OUT)
+    assert rep["held_out"]["images"] == 20 * len(ood.HELD_OUT) and rep["all"]["images"] == 20 * len(ood.FAMILIES)
+    assert rep["all"]["auroc_max_softmax"] == 1.0 and rep["all"]["rejected_at_threshold"] == 1.0
+    assert rep["sets"]["noise"]["not_a_digit_at_threshold"] == 1.0 and rep["held_out"]["not_a_digit_at_threshold"] == 0
+    assert rep["digits_rejected_at_threshold"] == 0.0 and rep["digits_not_a_digit"] == 0.0
+    assert "auroc_gate" not in ood.rejection_report(digits, others, 1.0, 0.9)["sets"]["noise"]
 
 
-def test_shipped_model_scores_digits_above_non_digits(shipped, mnist_ready, measured):
-    digits = shipped.logits(data.load_test().x[:1000])
-    others = {k: shipped.logits(v) for k, v in ood.non_digits(per_set=100).items()}
-    rep = ood.rejection_report(digits, others, shipped.temperature, shipped.threshold)
-    auroc = {k: v["auroc_max_softmax"] for k, v in rep["sets"].items()}
-    assert auroc["uniform noise"] > 0.95 and min(auroc.values()) > 0.8
-    assert rep["digits_rejected_at_threshold"] < 0.03
+def _gated(pred, x_digits, others):
+    score = lambda x: pred.notdigit.kinds(np.asarray(x, np.float32))[:, 0]  # noqa: E731
+    return score(x_digits / 255), {k: score(v) for k, v in others.items()}, pred.digit_threshold
+
+
+def test_the_rule_refuses_held_out_non_digits_and_answers_digits(shipped, mnist_ready, measured):
+    test = data.load_test().x[:3000]
+    others = ood.non_digits(200)
+    rep = ood.rejection_report(
+        shipped.logits(test),
+        {k: shipped.logits(v) for k, v in others.items()},
+        shipped.temperature,
+        shipped.threshold,
+        _gated(shipped, test, others),
+    )
+    held = {k: v for k, v in rep["sets"].items() if v["held_out"]}
+    assert held and all(v["rejected_at_threshold"] >= 0.9 for v in held.values()), held
+    assert rep["held_out"]["auroc_gate"] >= 0.99 and rep["all"]["auroc_gate"] >= 0.99
+    assert rep["digits_rejected_at_threshold"] < 0.015
+    val = data.make_splits(["mnist"], 0.1, 42).x_val  # the shipped model's own validation digits
+    answered = np.mean([r["sure"] for r in shipped.predict_prepared(val.astype(np.float32) / 255)])
+    assert answered >= 0.985
     measured(
-        "not a digit, shipped model (1,000 test digits, 100 of each): AUROC "
-        + ", ".join(f"{k} {v:.3f}" for k, v in auroc.items())
+        f"not a digit, shipped reader and gate: held-out families {rep['held_out']['rejected_at_threshold']:.1%} "
+        f"refused (AUROC {rep['held_out']['auroc_gate']:.4f} against 3,000 test digits; "
+        + ", ".join(f"{k} {v['rejected_at_threshold']:.0%}" for k, v in held.items())
+        + f"); {answered:.2%} of validation digits answered"
     )

@@ -72,3 +72,15 @@ def test_shipped_model_is_temperature_scaled(shipped):
     p = shipped.probabilities(np.zeros((1, 28, 28), np.uint8))
     e = np.exp(logits / shipped.temperature)
     assert np.allclose(p, e / e.sum(), atol=1e-5)
+
+
+def test_an_answer_not_given_says_why():
+    assert calibrate.reason(0.95, 0.99, False, 0.9, 0.5) is None
+    assert calibrate.reason(0.6, 0.99, False, 0.9, 0.5) == calibrate.NOT_SURE  # a digit, but which?
+    assert calibrate.reason(0.99, 0.2, False, 0.9, 0.5) == calibrate.NOT_A_DIGIT  # however sure the reader is
+    assert calibrate.reason(0.6, None, False, 0.9, 0.5) == calibrate.NOT_SURE  # no gate: the reader alone
+    assert calibrate.reason(0.1, 0.1, True, 0.9, 0.5) == calibrate.EMPTY
+    r = {"digit": 4, "top2": [4, 9], "reason": calibrate.NOT_SURE}
+    assert calibrate.message(r) == "Not sure: 4 or 9?"
+    assert calibrate.message({**r, "reason": calibrate.NOT_A_DIGIT}) == "That doesn't look like a digit"
+    assert calibrate.message({**r, "reason": None}) == "4"

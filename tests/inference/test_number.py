@@ -54,6 +54,24 @@ def test_each_variation_is_read_as_a_whole_string(shipped, measured):
     assert not low, low
 
 
+MARKED = ["12/05/2026", "3.50", "10:45", "0,75", "555-1234", "12A4", "7H3", "4X7"]
+
+
+@pytest.mark.parametrize("variation", ["normal", "wide gaps", "mixed sizes", "form"])
+def test_separators_are_read_as_themselves_and_stray_letters_as_a_question_mark(shipped, variation, measured):
+    rng = np.random.default_rng(11)
+    right, wrong = 0, []
+    for text in MARKED * 5:
+        r = shipped.read_number(draw_number(text, variation, rng))
+        want = "".join("?" if c.isalpha() else c for c in text)
+        if r["text"] == want and r["sure"] == (want == text):  # a "?" makes the whole answer not sure
+            right += 1
+        else:
+            wrong.append(f"{text}: {r['text']}")
+    measured(f"numbers with separators and letters, {variation}: {right} of {5 * len(MARKED)} read as meant")
+    assert right >= 0.9 * 5 * len(MARKED), wrong
+
+
 def test_answer_has_boxes_left_to_right_in_input_pixels(shipped):
     image = draw_number("4096", "normal", np.random.default_rng(3))
     r = shipped.read_number(image)
@@ -147,21 +165,30 @@ def test_the_best_run_of_stretches_spells_the_line_readers_text_when_one_can():
 
 
 def test_a_digit_the_two_readers_disagree_on_is_the_line_readers_and_not_sure():
-    r = {"digit": 5, "confidence": 0.9, "sure": True, "top2": [5, 6], "probabilities": [0] * 5 + [0.9, 0.08, 0, 0, 0]}
+    probs = [0] * 5 + [0.9, 0.08, 0, 0, 0]
+    r = {"digit": 5, "confidence": 0.9, "sure": True, "top2": [5, 6], "probabilities": probs, "reason": None}
     assert number._answer(r, [1, 2, 3, 4], None) == {
         "digit": 5,
         "confidence": 0.9,
         "sure": True,
         "top2": [5, 6],
+        "reason": None,
         "box": [1, 2, 3, 4],
+        "char": "5",
+        "kind": "digit",
     }
     assert number._answer(r, [1, 2, 3, 4], 6) == {
         "digit": 6,
         "confidence": 0.08,
         "sure": False,
         "top2": [6, 5],
+        "reason": "unsure",
         "box": [1, 2, 3, 4],
+        "char": "6",
+        "kind": "digit",
     }
+    spread = {**r, "confidence": 0.2, "sure": False, "reason": "not a digit"}
+    assert number._answer(spread, [1, 2, 3, 4], 6)["char"] == "?"  # no digit, whatever the line reader says
 
 
 def test_a_large_image_is_read_shrunk_and_answered_in_its_own_pixels(shipped):

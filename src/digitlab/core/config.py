@@ -197,9 +197,26 @@ def _speed_checks(t: dict) -> list[tuple[bool, str]]:
             isinstance(t["label_smoothing"], (int, float)) and 0 <= t["label_smoothing"] < 1,
             "train.label_smoothing must be a number in [0, 1), e.g. 0.1",
         ),
+        (
+            isinstance(t["ema"], (int, float)) and 0 <= t["ema"] < 1,
+            "train.ema must be a number in [0, 1), e.g. 0.99 (0: off)",
+        ),
         (isinstance(t["sync_bn"], bool), "train.sync_bn must be true or false"),
+        *_outlier_checks(t["outliers"]),
         (t["amp"] in ("auto", "bf16", "off"), "train.amp must be auto, bf16 or off"),
         (isinstance(t["compile"], bool), "train.compile must be true or false"),
+    ]
+
+
+def _outlier_checks(o: dict) -> list[tuple[bool, str]]:
+    images, share, weight = o.get("images"), o.get("share"), o.get("weight")
+    return [
+        (
+            isinstance(images, int) and images >= 0,
+            "train.outliers.images must be a whole number >= 0, e.g. 12000 (0: off)",
+        ),
+        (isinstance(share, (int, float)) and 0 < share <= 4, "train.outliers.share must lie in (0, 4], e.g. 0.25"),
+        (isinstance(weight, (int, float)) and weight >= 0, "train.outliers.weight must be a number >= 0, e.g. 0.5"),
     ]
 
 

@@ -1,4 +1,5 @@
-"""Files that come with digitlab: the preset configs, the shipped model and its number reader's gate and line reader.
+"""Files that come with digitlab: the preset configs, the shipped model, its not-a-digit gate and its number
+reader's gate and line reader.
 
 In a source checkout they are ``configs/`` and ``models/`` at the top of the
 repository; a built wheel carries them as ``digitlab/_data/configs`` and
@@ -13,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1]  # src/digitlab
 SHIPPED_NAME = "default.pt"
 GATE_NAME = "gate.pt"
 LINE_NAME = "line.pt"
+NOTDIGIT_NAME = "notdigit.pt"
 
 
 def _bundled(name: str) -> Path:
@@ -38,3 +40,8 @@ def shipped_gate() -> Path:
 def shipped_line() -> Path:
     """The number reader's line reader that comes with digitlab (``models/line.pt``; it may be missing)."""
     return _bundled("models") / LINE_NAME
+
+
+def shipped_notdigit() -> Path:
+    """The not-a-digit gate that comes with digitlab (``models/notdigit.pt``; it may be missing)."""
+    return _bundled("models") / NOTDIGIT_NAME

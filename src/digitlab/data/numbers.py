@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .drawings import CANVAS, digit_strokes, render
+from .drawings import BRUSH, CANVAS, VARIATIONS, digit_strokes, render
+from .glyphs import DRAWN_LETTERS, SEPARATOR_MARKS
 
 # gap: the space between neighbours' ink as a fraction of the digit height (drawn uniformly
 # from the range; negative: they overlap, so they touch); sizes: each digit's height is
@@ -34,9 +35,26 @@ NUMBER_VARIATIONS: dict[str, dict] = {
 MARGIN = 0.12  # of the canvas height, left and right of the number
 
 
-def _digit_layer(digit: int, rng: np.random.Generator, scale: float, dy: float) -> np.ndarray:
-    """One digit rendered on a CANVAS x CANVAS layer, scaled about its centre and moved down by ``dy``."""
-    strokes, width = digit_strokes(digit, "centred", rng, CANVAS)
+def mark_strokes(ch: str, rng: np.random.Generator) -> tuple[list[np.ndarray], int]:
+    """A separator (``/ - . , :``) or a capital letter where a digit would stand: its strokes on the
+    canvas, in the box a digit would fill, and the brush width."""
+    table = SEPARATOR_MARKS if ch in SEPARATOR_MARKS else DRAWN_LETTERS
+    if ch not in table:
+        raise ValueError(
+            f"cannot draw {ch!r} in a number; use digits, {' '.join(SEPARATOR_MARKS)} or {''.join(DRAWN_LETTERS)}"
+        )
+    unit, aspect = table[ch]
+    height = VARIATIONS["centred"]["height"] * CANVAS * rng.uniform(0.9, 1.05)
+    stretch = rng.uniform(0.85, 1.15)
+    corner = np.array([CANVAS / 2 - aspect * stretch * height / 2, CANVAS / 2 - height / 2])
+    strokes = [np.asarray(s, dtype=np.float64) * [stretch, 1] * height + corner for s in unit]
+    return [s + rng.normal(0, 0.01, 2) * height for s in strokes], BRUSH
+
+
+def _digit_layer(ch: str, rng: np.random.Generator, scale: float, dy: float) -> np.ndarray:
+    """One digit (or mark, :func:`mark_strokes`) rendered on a CANVAS x CANVAS layer, scaled about
+    its centre and moved down by ``dy``."""
+    strokes, width = digit_strokes(int(ch), "centred", rng, CANVAS) if ch.isdigit() else mark_strokes(ch, rng)
     centre = np.concatenate(strokes).mean(0)
     moved = [np.clip(centre + (s - centre) * scale + [0, dy], 0, CANVAS - 1) for s in strokes]
     return render(moved, width, CANVAS)
@@ -67,7 +85,7 @@ def _placed(text: str, v: dict, rng: np.random.Generator) -> tuple[np.ndarray, l
     placed = []
     for i, ch in enumerate(text):
         dy = slope * (canvas.shape[1] - margin)  # the baseline's rise so far
-        layer = _columns(_digit_layer(int(ch), rng, rng.uniform(1 - v["sizes"], 1.0), dy))
+        layer = _columns(_digit_layer(ch, rng, rng.uniform(1 - v["sizes"], 1.0), dy))
         at = margin if i == 0 else offset(canvas, layer, rng.uniform(*v["gap"]) * height)
         width = max(canvas.shape[1], at + layer.shape[1])
         grown = np.zeros((CANVAS, width), np.uint8)
@@ -79,8 +97,8 @@ def _placed(text: str, v: dict, rng: np.random.Generator) -> tuple[np.ndarray, l
 
 
 def draw_number(text: str, variation: str = "normal", rng: np.random.Generator | None = None) -> np.ndarray:
-    """A drawing of the digits in ``text``: uint8 (height, width), white ink on black unless the
-    variation says otherwise."""
+    """A drawing of the digits in ``text`` (and any separators or capital letters among them, see
+    :func:`mark_strokes`): uint8 (height, width), white ink on black unless the variation says otherwise."""
     if variation not in NUMBER_VARIATIONS:
         raise ValueError(f"unknown variation {variation!r}; choose from {', '.join(NUMBER_VARIATIONS)}")
     v, rng = NUMBER_VARIATIONS[variation], rng or np.random.default_rng()

@@ -19,6 +19,7 @@ from scipy import ndimage
 
 from digitlab.core.errors import DigitlabError
 
+from .marks import colon, is_dot, line_of, separator, stroke_width
 from .preprocess import INK_THRESHOLD, prepare_ink
 
 SPECK_AREA = 0.03  # of the largest piece's ink: smaller pieces ...
@@ -69,14 +70,20 @@ def _union(a: Piece, b: Piece) -> Piece:
 
 
 def components(ink: np.ndarray, max_pieces: int = 128) -> list[Piece]:
-    """The connected pieces of ink (8-connected), specks dropped, left to right. More than
-    ``max_pieces`` after that (noise, a page of text) is a one-line error, found before any
-    per-piece work."""
+    """The connected pieces of ink (8-connected), specks dropped (but not dots as wide as the pen,
+    which may be decimal points, unless they outnumber the other marks), left to right. More than ``max_pieces`` after that (noise, a
+    page of text) is a one-line error, found before any per-piece work."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats((ink > INK_THRESHOLD).view(np.uint8), connectivity=8)
     if n == 1:  # label 0 is the background
         return []
     left, top, width, height, areas = stats[1:].T
-    keep = np.flatnonzero((areas >= SPECK_AREA * areas.max()) | (height >= SPECK_HEIGHT * height.max()))
+    big = (areas >= SPECK_AREA * areas.max()) | (height >= SPECK_HEIGHT * height.max())
+    j = int(areas.argmax())
+    pen = stroke_width(labels[top[j] : top[j] + height[j], left[j] : left[j] + width[j]] == j + 1)
+    dots = np.array([not b and is_dot(h, w, pen) for b, h, w in zip(big, height, width)])
+    if dots.sum() > big.sum():  # more dots than marks: grain or noise, not decimal points
+        dots[:] = False
+    keep = np.flatnonzero(big | dots)
     if len(keep) > max_pieces:
         raise DigitlabError(f"found {len(keep)} separate marks, too many for a number: crop the image to the number")
     pieces = []
@@ -84,6 +91,29 @@ def components(ink: np.ndarray, max_pieces: int = 128) -> list[Piece]:
         box = labels[top[i] : top[i] + height[i], left[i] : left[i] + width[i]]
         pieces.append(Piece(int(top[i]), int(left[i]), box == i + 1))
     return sorted(pieces, key=lambda p: p.left)
+
+
+def split_separators(pieces: list[Piece]) -> tuple[list[Piece], list[tuple[Piece, str]]]:
+    """The pieces that are no separator, and the separators (``- / . , :``, by shape and size against
+    the line, :mod:`digitlab.data.marks`) with their character. Done before :func:`merge_columns`,
+    which would otherwise join a decimal point to the 7 whose bar overhangs it."""
+    if not pieces:
+        return [], []
+    line = line_of([p.box for p in pieces], [p.mask for p in pieces])
+    marks = [separator(p.box, p.mask, line) for p in pieces]
+    for i, j in ((i, j) for i in range(len(pieces)) for j in range(len(pieces)) if i != j):
+        if (
+            marks[i] in (None, ".")
+            and marks[j] == "."
+            and colon((pieces[i].box, pieces[i].mask), (pieces[j].box, pieces[j].mask), line)
+        ):
+            marks[i], marks[j] = ":", ""  # the pair is one mark, kept as the upper dot's piece joined to the lower
+            pieces[i] = _union(pieces[i], pieces[j])
+    rest = [p for p, m in zip(pieces, marks) if m is None]
+    found = [(p, m) for p, m in zip(pieces, marks) if m]
+    if len(found) > len(merge_columns(rest)):  # more separators than digits: noise, not a number's marks
+        return [p for p, m in zip(pieces, marks) if m != ""], []
+    return rest, found
 
 
 def merge_columns(pieces: list[Piece]) -> list[Piece]:

@@ -33,6 +33,8 @@ from .metrics import metrics
 from .ood import non_digits, rejection_report
 from .report import markdown
 
+REPORT_NON_DIGITS = 300  # per family, for the report (the report stream, held-out families too)
+
 
 def _sets_to_evaluate(pred: Predictor, specs: list[str] | None, data_dir) -> dict[str, data.Source]:
     if specs:
@@ -171,10 +173,16 @@ def _reliability_figure(report: dict, logits: dict, sets: dict, temperature: flo
     plots.reliability(bins, out / "reliability.png", "temperature fitted on validation; test only reported")
 
 
-def _rejection(report: dict, scorer, logits: dict, temperature: float, threshold: float, out: Path) -> None:
-    others = non_digits()
+def _rejection(report: dict, scorer, gate, logits: dict, sets: dict, cal: tuple[float, float], out: Path) -> None:
+    """How the rule rejects generated non-digits against official test digits; ``gate``: the
+    not-a-digit gate in front of the reader (None: the reader's confidence alone)."""
+    others = non_digits(REPORT_NON_DIGITS)
+    gated = None
+    if gate is not None:
+        score = lambda x: gate.kinds(np.asarray(x, np.float32) / (255 if x.dtype == np.uint8 else 1))[:, 0]  # noqa: E731
+        gated = (score(sets["test"].x), {k: score(v) for k, v in others.items()}, gate.meta["metrics"]["threshold"])
     report["rejection"] = rejection_report(
-        logits["test"], {k: scorer.logits(v) for k, v in others.items()}, temperature, threshold
+        logits["test"], {k: scorer.logits(v) for k, v in others.items()}, *cal, gated
     )
     plots.image_rows([(k, v) for k, v in others.items()], out / "non_digits.png")
 
@@ -236,7 +244,7 @@ def evaluate(
     if "calibration" in report:
         _reliability_figure(report, logits, sets, temperature, out)
     if rejection and "test" in sets:
-        _rejection(report, scorer, logits, temperature, threshold, out)
+        _rejection(report, scorer, members[0].notdigit, logits, sets, (temperature, threshold), out)
     if corruptions and "test" in sets:
         report["corruptions"] = corruption_report(scorer, sets["test"], out / "corruptions.png")
         if "validation" in sets:  # the figure to choose models by; the test one is only reported

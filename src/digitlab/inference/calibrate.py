@@ -29,6 +29,7 @@ from digitlab.core.rundir import calibration_file
 
 MAX_RISK = 0.001  # at most 1 in 1,000 confident answers wrong on validation data
 DEFAULT_THRESHOLD = 0.9  # for a model that has not been evaluated yet
+NOT_SURE, NOT_A_DIGIT, EMPTY = "unsure", "not a digit", "empty"
 
 
 ECE_BINS = 15
@@ -96,6 +97,32 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray, max_risk: float = MA
         "images": int(len(labels)),
         "rule": f"lowest max-softmax threshold with validation error rate among kept answers <= {max_risk}",
     }
+
+
+def reason(
+    confidence: float, digit_score: float | None, empty: bool, threshold: float, digit_threshold: float
+) -> str | None:
+    """Why an answer is not given, or None when it is: ``empty`` (no ink); ``not a digit`` when the
+    not-a-digit gate's probability that this is a digit at all, ``digit_score``, is below its own
+    ``digit_threshold`` (None: no gate); ``unsure`` when the reader's top probability is below
+    ``threshold`` (a digit that could be either of two)."""
+    if empty:
+        return EMPTY
+    if digit_score is not None and digit_score < digit_threshold:
+        return NOT_A_DIGIT
+    return NOT_SURE if confidence < threshold else None
+
+
+def message(result: dict) -> str:
+    """What the app, the live page and ``predict`` say for one answer of
+    :meth:`~digitlab.inference.Predictor.predict_prepared`."""
+    if result["reason"] == EMPTY:
+        return "No ink found: draw a digit"
+    if result["reason"] == NOT_A_DIGIT:
+        return "That doesn't look like a digit"
+    if result["reason"] == NOT_SURE:
+        return f"Not sure: {result['top2'][0]} or {result['top2'][1]}?"
+    return str(result["digit"])
 
 
 def load(checkpoint_path: str | os.PathLike) -> dict | None:

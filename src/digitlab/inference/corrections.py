@@ -17,6 +17,7 @@ from PIL import Image
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import sha256_file
 from digitlab.data import load_image, prepare_image
+from digitlab.data.marks import SEPARATORS
 from digitlab.data.mine import Store, check_label
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -55,11 +56,13 @@ def save_correction(store: Store, pred, image, label, source: str, raw_png: byte
 
 
 def check_number(text) -> str:
-    """The digits of a number as typed, or a one-line error."""
-    text = str(text).strip().replace(" ", "")
-    if not text or not text.isascii() or not text.isdigit():
-        raise DigitlabError(f"the number must be digits 0-9, e.g. 1985; got {str(text)!r}")
-    return text
+    """The digits of a number as typed (its separators ``- / . , :`` dropped), or a one-line error."""
+    digits = "".join(c for c in str(text).strip().replace(" ", "") if c not in SEPARATORS)
+    if not digits or not digits.isascii() or not digits.isdigit():
+        raise DigitlabError(
+            f"the number must be digits 0-9 (and separators {' '.join(SEPARATORS)}), e.g. 1985; got {str(text)!r}"
+        )
+    return digits
 
 
 def save_number(store: Store, pred, image, text, source: str) -> list[dict]:
@@ -72,19 +75,20 @@ def save_number(store: Store, pred, image, text, source: str) -> list[dict]:
     read = pred.read_number(image, inputs=True)
     if read["empty"]:
         raise DigitlabError("no ink found in the image: write the number, then save it")
-    if len(read["digits"]) != len(text):
+    found = [d for d in read["digits"] if d["kind"] != "separator"]  # marks read as no digit may be yours
+    if len(found) != len(text):
         raise DigitlabError(
-            f"{len(read['digits'])} digits were found ({read['text']}) but {text} has {len(text)}; "
+            f"{len(found)} digits were found ({read['text']}) but {text} has {len(text)}; "
             "leave a gap between the digits and save again"
         )
     arr = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
     sha, rows = sha256_file(pred.path), []
-    for d, label in zip(read["digits"], text):
+    for d, label in zip(found, text):
         x0, y0, x1, y1 = d["box"]
         crop = arr[max(y0 - 4, 0) : y1 + 5, max(x0 - 4, 0) : x1 + 5]
         rows.append((png_bytes(crop), d["input"], label, source, d["digit"], d["confidence"], sha))
     ids = store.add_many(rows)
     return [
         {"id": i, "label": int(label), "answer": d["digit"], "confidence": d["confidence"]}
-        for i, label, d in zip(ids, text, read["digits"])
+        for i, label, d in zip(ids, text, found)
     ]

@@ -122,12 +122,13 @@ def export_onnx(model_path=None, out=None, data_dir=None, check_images: int = 10
     }
 
 
-def export_gate(gate_path, check_images: int = 512) -> dict:
-    """Export a number gate (``gate.pt``) to ``gate.onnx`` beside it, kept only if onnxruntime gives
-    the same kinds as PyTorch (probabilities within 1e-4) on random stretches of ink."""
+def export_gate(gate_path, check_images: int = 512, arch: str = "gate") -> dict:
+    """Export a number gate (``gate.pt``; ``arch="notdigit"``: a not-a-digit gate) to ``.onnx`` beside
+    it, kept only if onnxruntime gives the same kinds as PyTorch (probabilities within 1e-4) on
+    random stretches of ink."""
     import onnx  # as in export_onnx
 
-    gate = Gate.load(gate_path)
+    gate = Gate.load(gate_path, arch)
     out = gate.path.with_suffix(".onnx")
     proto = onnx_proto(gate.model)
     meta = {**gate.meta, "source": str(gate.path), "source_sha256": sha256_file(gate.path), "onnx_opset": OPSET}

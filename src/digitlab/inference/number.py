@@ -23,7 +23,10 @@ from digitlab.core.errors import DigitlabError
 from digitlab.data.lines import line_input
 from digitlab.data.pieces import DIGIT
 from digitlab.data.preprocess import ink_image, load_image
-from digitlab.data.segment import Piece, components, cut_candidates, merge_columns, segments
+from digitlab.data.segment import Piece, components, cut_candidates, merge_columns, segments, split_separators
+
+from .calibrate import NOT_A_DIGIT
+from .calibrate import reason as calibrate_reason
 
 MAX_DIGITS = 32
 KEEP = 0.5  # a piece the gate takes for one digit this surely (and not too wide) is one, uncut
@@ -135,17 +138,40 @@ def _box(piece: Piece, scale: tuple[float, float], shape: tuple[int, int]) -> li
 def _answer(r: dict, box: list[int], wanted: int | None) -> dict:
     """One digit's answer: the classifier's; where it reads the ink as another digit than the line
     reader did, the line reader's digit, not sure, with the classifier's probability of it and the
-    classifier's own digit second."""
-    out = {k: r[k] for k in ("digit", "confidence", "sure", "top2")} | {"box": box}
-    if wanted is not None:
+    classifier's own digit second. Ink the classifier calls no digit at all is ``?``."""
+    out = {k: r[k] for k in ("digit", "confidence", "sure", "top2", "reason")} | {"box": box}
+    if wanted is not None and r["reason"] != NOT_A_DIGIT:
         out |= {"digit": wanted, "confidence": r["probabilities"][wanted], "sure": False, "top2": [wanted, r["digit"]]}
+        out["reason"] = "unsure"
+    out["char"] = "?" if out["reason"] == NOT_A_DIGIT else str(out["digit"])
+    out["kind"] = "not a digit" if out["reason"] == NOT_A_DIGIT else "digit"
     return out
+
+
+def _cut_answer(r: dict, threshold: float) -> dict:
+    """A stretch cut from touching ink holds bits of its neighbours, which the not-a-digit gate
+    (trained on whole marks, two digits in one box among its non-digits) takes for no digit; the
+    number gate and the line reader have already judged it one digit, so only "not sure" stands."""
+    if r["reason"] != NOT_A_DIGIT:
+        return r
+    why = calibrate_reason(r["confidence"], None, False, threshold, 0.0)
+    return {**r, "reason": why, "sure": why is None}
+
+
+def _mark(char: str, box: list[int]) -> dict:
+    """A separator's place in the answer: itself, sure, no digit."""
+    return {"digit": None, "confidence": None, "sure": True, "top2": [], "reason": None, "box": box} | {
+        "char": char,
+        "kind": "separator",
+    }
 
 
 def read_number(pred, image, inputs: bool = False) -> dict:
     """The digits in ``image`` (anything :func:`digitlab.prepare_image` takes), read by ``pred``
     (a :class:`~digitlab.inference.Predictor`): ``text``, ``sure`` (every digit sure), ``empty``
-    and ``digits``, each with ``digit``, ``confidence``, ``sure``, ``top2`` and ``box``
+    and ``digits``, left to right, each with ``char`` (a digit, a separator ``- / . , :`` or ``?``
+    for ink that is neither), ``kind`` (``digit``, ``separator`` or ``not a digit``), ``digit``
+    (None but for digits), ``confidence``, ``sure``, ``reason``, ``top2`` and ``box``
     (``[left, top, right, bottom]`` in the image's pixels); ``inputs`` adds each digit's
     ``input``, the 28x28 the classifier read."""
     if isinstance(image, (str, os.PathLike)):
@@ -153,7 +179,8 @@ def read_number(pred, image, inputs: bool = False) -> dict:
     shape = np.shape(image)[:2] if not isinstance(image, Image.Image) else (image.height, image.width)
     ink = ink_image(image, WORK_HEIGHT)
     scale = (shape[0] / ink.shape[0], shape[1] / ink.shape[1])
-    pieces = merge_columns(components(ink, max_pieces=4 * MAX_DIGITS))
+    pieces, marks = split_separators(components(ink, max_pieces=4 * MAX_DIGITS))
+    pieces = merge_columns(pieces)
     if len(pieces) > MAX_DIGITS:
         raise DigitlabError(
             f"found {len(pieces)} separate marks; at most {MAX_DIGITS} digits are read at once: "
@@ -164,14 +191,18 @@ def read_number(pred, image, inputs: bool = False) -> dict:
         raise DigitlabError(
             f"found {len(digits)} digits; at most {MAX_DIGITS} are read at once: crop the image to the number"
         )
-    if not digits:
+    if not digits and not marks:
         return {"text": "", "sure": False, "empty": True, "digits": []}
-    results = pred.predict_prepared(np.stack([x for _, x, _ in digits]))
+    results = pred.predict_prepared(np.stack([x for _, x, _ in digits])) if digits else []
+    whole = [any(piece is p for p in pieces) for piece, _, _ in digits]  # kept uncut: the gate's to judge
+    results = [r if w else _cut_answer(r, pred.threshold) for r, w in zip(results, whole)]
     out = [_answer(r, _box(piece, scale, shape), wanted) for r, (piece, _, wanted) in zip(results, digits)]
     for r, (_, x, _) in zip(out, digits) if inputs else ():
         r["input"] = x
+    out += [_mark(m, _box(p, scale, shape)) for p, m in marks]
+    out.sort(key=lambda r: (r["box"][0], r["box"][2]))
     return {
-        "text": "".join(str(r["digit"]) for r in out),
+        "text": "".join(r["char"] for r in out),
         "sure": all(r["sure"] for r in out),
         "empty": False,
         "digits": out,

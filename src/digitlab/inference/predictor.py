@@ -19,7 +19,7 @@ import torch
 from digitlab.core import checkpoint
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import write_text_atomic
-from digitlab.core.paths import shipped_model
+from digitlab.core.paths import shipped_model, shipped_notdigit
 from digitlab.core.rundir import model_file, newest_run
 from digitlab.core.runinfo import resolve_device
 from digitlab.data import load_image, load_source, prepare_batch, prepare_image
@@ -27,6 +27,8 @@ from digitlab.models import build_model, count_parameters
 
 from .calibrate import DEFAULT_THRESHOLD
 from .calibrate import load as load_calibration
+from .calibrate import message as calibrate_message
+from .calibrate import reason as calibrate_reason
 from .gate import Gate
 from .line import LineReader
 from .number import read_number
@@ -85,6 +87,7 @@ class Predictor:
     session: object | None = None
     _gate: Gate | None = field(default=None, repr=False)
     _line: LineReader | None = field(default=None, repr=False)
+    _notdigit: Gate | None = field(default=None, repr=False)
 
     @classmethod
     def load(
@@ -182,13 +185,41 @@ class Predictor:
 
     def predict_prepared(self, x: np.ndarray) -> list[dict]:
         """:meth:`predict_array` for prepared outside images, plus ``empty`` (no ink, so no
-        prediction), ``sure`` (confidence reaches :attr:`threshold`) and ``top2``."""
+        prediction), ``digit_score`` (the not-a-digit gate's probability that it is a digit at all),
+        ``sure``, ``top2``, ``reason`` (None when sure, else ``empty``, ``not a digit`` or ``unsure``:
+        :func:`calibrate.reason`) and ``message``, what to tell a person (:func:`calibrate.message`)."""
         results = self.predict_array(x)
-        for r, xi in zip(results, x):
+        scores = self.digit_scores(x)
+        for r, xi, score in zip(results, x, scores):
             r["empty"] = not bool(xi.any())
-            r["sure"] = (not r["empty"]) and r["confidence"] >= self.threshold
+            r["digit_score"] = None if score is None else float(score)
+            r["reason"] = calibrate_reason(
+                r["confidence"], r["digit_score"], r["empty"], self.threshold, self.digit_threshold
+            )
+            r["sure"] = r["reason"] is None
             r["top2"] = [int(d) for d in np.argsort(r["probabilities"])[::-1][:2]]
+            r["message"] = calibrate_message(r)
         return results
+
+    @property
+    def notdigit(self) -> Gate | None:
+        """The not-a-digit gate (the shipped ``models/notdigit.pt``), loaded when first needed; None
+        when this install has none (then nothing is called "not a digit")."""
+        if self._notdigit is None and shipped_notdigit().is_file():
+            self._notdigit = Gate.load(shipped_notdigit(), "notdigit")
+        return self._notdigit
+
+    @property
+    def digit_threshold(self) -> float:
+        """Below this probability of being a digit at all, the answer is "not a digit" (the gate's
+        own threshold, chosen on validation digits: :mod:`digitlab.training.notdigit`)."""
+        return float(self.notdigit.meta["metrics"]["threshold"]) if self.notdigit is not None else 0.0
+
+    def digit_scores(self, x: np.ndarray) -> list[float | None]:
+        """Per prepared image, the not-a-digit gate's probability that it is a digit (None: no gate)."""
+        if self.notdigit is None or not len(x):
+            return [None] * len(x)
+        return self.notdigit.kinds(x)[:, 0].tolist()
 
     @property
     def gate(self) -> Gate:

@@ -25,7 +25,8 @@ from digitlab.models import build_model, count_parameters
 from .distill import load_teachers
 from .distill import targets as teacher_targets
 from .distributed import SINGLE, World, device_for, main_first, sync_bn_model, wrap
-from .step import amp_dtype, prepare_model
+from .outliers import outlier_pool
+from .step import amp_dtype, prepare_model, weight_average
 
 
 @dataclass
@@ -48,10 +49,17 @@ class Parts:
     provenance: dict  # git commit and library versions, read once when the run starts
     world: World = SINGLE  # this process's place under torchrun
     net: torch.nn.Module | None = None  # what the training step runs: model, or DDP round it under torchrun
+    ema: torch.optim.swa_utils.AveragedModel | None = None  # train.ema's moving average of model, or None
+    outliers: torch.Tensor | None = None  # train.outliers' pool of non-digits (uint8, on device), or None
 
     def __post_init__(self):
         if self.net is None:
             self.net = self.model
+
+    @property
+    def kept(self) -> torch.nn.Module:
+        """The network validation reads and ``best.pt`` keeps: the moving average when ``train.ema`` is on."""
+        return self.model if self.ema is None else self.ema.module
 
     @property
     def l2(self) -> float:
@@ -193,6 +201,18 @@ def build(
     net = wrap(model, world, device)
     if t_cfg["compile"] and not dry:
         net = torch.compile(net)
-    return Parts(
+    parts = Parts(
         cfg, device, splits, x, y, static, soft, model, opt, sched, gen, realtime, init, provenance, world, net
     )
+    parts.ema = weight_average(model, t_cfg["ema"])
+    parts.outliers = None if dry else non_digit_pool(t_cfg, data_dir, device, world, progress)
+    return parts
+
+
+def non_digit_pool(t_cfg: dict, data_dir, device: torch.device, world: World, progress: bool) -> torch.Tensor | None:
+    """``train.outliers``' non-digits on ``device`` (rank 0 fills the cache first), or None when off."""
+    with main_first(world):
+        pool = outlier_pool(
+            t_cfg["outliers"], t_cfg["seed"], data.data_dir(data_dir) / "augment", progress and world.main
+        )
+    return None if pool is None else torch.from_numpy(pool).to(device)

@@ -59,7 +59,11 @@ def _shifted(xb: torch.Tensor, gen: torch.Generator, shift: int) -> torch.Tensor
     return torch.roll(xb, (dy, dx), (2, 3))
 
 
-def _fit(model, train: tuple[np.ndarray, np.ndarray], recipe: dict, progress: bool, max_steps: int | None) -> None:
+def fit(
+    model, train: tuple[np.ndarray, np.ndarray], recipe: dict, progress: bool, max_steps: int | None, what: str = "gate"
+) -> None:
+    """One-cycle Adam over shuffled batches of ``train`` (float images, labels), randomly shifted; a
+    small network's whole training, shared by the number gate and the not-a-digit gate."""
     x = torch.from_numpy(train[0])[:, None]
     y = torch.from_numpy(train[1])
     bs, gen = recipe["batch_size"], torch.Generator().manual_seed(recipe["seed"])
@@ -68,7 +72,7 @@ def _fit(model, train: tuple[np.ndarray, np.ndarray], recipe: dict, progress: bo
     opt = torch.optim.Adam(model.parameters(), recipe["max_lr"] / 10)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe["max_lr"], total_steps=steps)
     model.train()
-    with tqdm(total=steps, desc="training the gate", unit="step", disable=not progress, leave=False) as bar:
+    with tqdm(total=steps, desc=f"training the {what}", unit="step", disable=not progress, leave=False) as bar:
         for step in range(steps):
             if step % per_epoch == 0:
                 order = torch.randperm(len(x), generator=gen)
@@ -113,7 +117,7 @@ def train_gate(
     train, val = _data(recipe, data_dir, progress)
     spec = {"arch": "gate", "widths": list(recipe["widths"]), "dense": recipe["dense"], "classes": len(KINDS)}
     model = build_gate(spec)
-    _fit(model, train, recipe, progress, 3 if dry_run else None)
+    fit(model, train, recipe, progress, 3 if dry_run else None)
     metrics = {
         **scores(model, *val),
         "seconds": round(time.perf_counter() - start, 1),

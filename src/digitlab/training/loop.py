@@ -20,7 +20,6 @@ convolution algorithms are not bit-exact. Under ``torchrun`` every process runs
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import math
 import sys
@@ -42,7 +41,9 @@ from digitlab.models import count_parameters
 from .build import Parts, build
 from .callbacks import Callback, build_callbacks, lower_is_better
 from .distributed import close, from_main, init, peer_lost, shard, stopped_message, sum_all
+from .outliers import draw
 from .personal import report as personal_report
+from .state import restore, save_best, save_last
 from .step import evaluate_split, train_step
 
 HISTORY_FIELDS = ["epoch", "loss", "acc", "val_loss", "val_acc", "lr", "seconds"]
@@ -60,55 +61,18 @@ class RunResult:
     rank: int = 0  # under torchrun, the process that returns it; only rank 0 wrote the run
 
 
-def _weights(model: torch.nn.Module) -> dict:
-    return {k: v.cpu() for k, v in model.state_dict().items()}
-
-
-def save_best(p: Parts, run: RunDir, epoch: int, logs: dict) -> None:
-    if not p.world.main:
-        return
-    checkpoint.save(
-        run.best,
-        {
-            **p.meta(),
-            "state_dict": _weights(p.model),
-            "metrics": {"epoch": epoch, **logs},
-            "created": dt.datetime.now().isoformat(timespec="seconds"),
-        },
-    )
-
-
-def save_last(p: Parts, run: RunDir, callbacks: dict, history: list, epoch: int, stopped_early: bool = False) -> None:
-    cuda = torch.cuda.get_rng_state() if p.device.type == "cuda" else None
-    checkpoint.save(
-        run.last,
-        {
-            **p.meta(),
-            "state_dict": _weights(p.model),
-            "epoch": epoch,
-            "stopped_early": stopped_early,
-            "optimizer": p.opt.state_dict(),
-            "schedule": p.sched.state_dict() if p.sched is not None else None,
-            "callbacks": {n: cb.state_dict() for n, cb in callbacks.items()},
-            "history": history,
-            "rng": {"data": p.gen.get_state(), "torch": torch.get_rng_state(), "cuda": cuda},
-        },
-    )
-
-
-def restore(p: Parts, callbacks: dict, state: dict) -> list[dict]:
-    """Put a resumed run back where ``last.pt`` left it; returns its history so far."""
-    p.model.load_state_dict(state["state_dict"])
-    p.opt.load_state_dict(state["optimizer"])
-    if p.sched is not None:
-        p.sched.load_state_dict(state["schedule"])
-    for name, cb in callbacks.items():
-        cb.load_state_dict(state["callbacks"].get(name, {}))  # a callback switched on after the start has none
-    p.gen.set_state(state["rng"]["data"])
-    torch.set_rng_state(state["rng"]["torch"])
-    if p.device.type == "cuda" and state["rng"].get("cuda") is not None:
-        torch.cuda.set_rng_state(state["rng"]["cuda"])
-    return list(state["history"])
+def batch(p: Parts, x: torch.Tensor, idx: torch.Tensor):
+    """This process's share of one global batch: its indices, its digits (warped) and, with
+    ``train.outliers``, its non-digits (warped alike) with their loss weight, else None."""
+    xb = to_input(x[idx], p.device)
+    if p.outliers is not None:
+        o_cfg = p.cfg["train"]["outliers"]
+        xb = torch.cat([xb, to_input(p.outliers[draw(p.outliers, len(idx), o_cfg["share"], p.gen)], p.device)])
+    if p.realtime is not None:  # the whole global batch, so every process draws the same warps
+        xb = p.realtime(xb)
+    xb, xn = xb[: len(idx)], xb[len(idx) :]
+    outliers = None if p.outliers is None else (shard(xn, p.world), float(p.cfg["train"]["outliers"]["weight"]))
+    return shard(idx, p.world), shard(xb, p.world), outliers
 
 
 def train_one_epoch(p: Parts, x: torch.Tensor, y: torch.Tensor, desc: str, progress: bool) -> dict:
@@ -126,17 +90,16 @@ def train_one_epoch(p: Parts, x: torch.Tensor, y: torch.Tensor, desc: str, progr
         idx = perm[i : i + bs]
         if len(idx) < p.world.size:  # a last batch too small to give every process an image
             continue
-        xb = to_input(x[idx], p.device)
-        if p.realtime is not None:  # the whole global batch, so every process draws the same warps
-            xb = p.realtime(xb)
-        idx, xb = shard(idx, p.world), shard(xb, p.world)
+        idx, xb, outliers = batch(p, x, idx)
         yb = y[idx]
         teacher = None if p.soft is None else (p.soft[idx], d_cfg["alpha"], d_cfg["temperature"])
         logits, loss = train_step(
-            p.net, p.opt, xb, yb, p.l2, t_cfg["clipnorm"], teacher, t_cfg["label_smoothing"], p.model, p.amp
+            p.net, p.opt, xb, yb, p.l2, t_cfg["clipnorm"], teacher, t_cfg["label_smoothing"], p.model, p.amp, outliers
         )
         if p.sched is not None:
             p.sched.step()
+        if p.ema is not None:
+            p.ema.update_parameters(p.model)
         totals += torch.stack([loss * len(yb), (logits.argmax(1) == yb).sum(), torch.tensor(len(yb))]).to(totals)
         if progress and (i // bs) % 5 == 0:  # .item() waits for the device: not on every batch
             loss_sum, right, seen = totals.tolist()
@@ -165,14 +128,14 @@ def end_epoch(
     """Validate, run the callbacks and save ``last.pt`` with the epoch in its history; True to stop.
     Under torchrun rank 0 validates (its BatchNorm statistics are the ones saved) and every process
     runs the callbacks on its numbers, so they change the learning rate and stop together."""
-    val = from_main(p.world, lambda: evaluate_split(p.model, p.splits.x_val, p.splits.y_val, p.l2, p.device))
+    val = from_main(p.world, lambda: evaluate_split(p.kept, p.splits.x_val, p.splits.y_val, p.l2, p.device))
     logs["val_loss"], logs["val_acc"] = val
     lr_used = p.opt.param_groups[0]["lr"]  # one-cycle: the rate the next epoch starts with
     if not all(math.isfinite(v) for v in logs.values()):
         raise DigitlabError(f"training diverged at epoch {epoch} (loss {logs['loss']}); lower train.lr")
     stopped = False
     for cb in callbacks.values():
-        stopped = cb.on_epoch_end(epoch, logs, p.model) or stopped
+        stopped = cb.on_epoch_end(epoch, logs, p.kept) or stopped
     history.append({"epoch": epoch, **logs, "lr": lr_used, "seconds": time.perf_counter() - t0})  # validation too
     if p.world.main:
         save_last(p, run, callbacks, history, epoch, stopped)
@@ -224,7 +187,7 @@ def fit(p: Parts, run: RunDir, callbacks: dict, history: list, progress: bool) -
         )
         return True
     for cb in callbacks.values():
-        cb.on_train_end(p.model)
+        cb.on_train_end(p.kept)
     return False
 
 

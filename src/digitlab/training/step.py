@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from digitlab.inference import predict_logits
 
 from .distill import loss as distill_loss
+from .outliers import uniform_loss
 
 
 def l2_penalty(model: torch.nn.Module, l2: float) -> torch.Tensor:
@@ -40,6 +42,14 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
     return model.to(device).to(memory_format=torch.channels_last)
 
 
+def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel | None:
+    """``train.ema``: a moving average of the weights and BatchNorm statistics, updated after every
+    step; it is what validation reads and ``best.pt`` keeps. None when ``decay`` is 0."""
+    if not decay:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
     """``train.amp``: ``auto`` is bfloat16 on a CUDA GPU that supports it and float32 elsewhere (this
     CPU has no avx512_bf16, so bf16 autocast would be slower), ``bf16`` always, ``off`` never."""
@@ -59,18 +69,25 @@ def train_step(
     smoothing: float = 0.0,
     inner: torch.nn.Module | None = None,
     amp: torch.dtype | None = None,
+    outliers: tuple[torch.Tensor, float] | None = None,
 ):
-    """One optimizer step; returns the batch's logits and loss (detached). ``teacher``:
+    """One optimizer step; returns the digits' logits and the loss (detached). ``teacher``:
     (soft targets, alpha, temperature) for :func:`digitlab.training.distill.loss`, or None;
     ``smoothing``: label smoothing of the labels' cross-entropy (``train.label_smoothing``);
     ``inner``: the network itself when ``model`` is a DDP wrapper round it (for the L2 term);
-    ``amp``: the autocast dtype of the forward pass (``train.amp``), or None for float32."""
+    ``amp``: the autocast dtype of the forward pass (``train.amp``), or None for float32;
+    ``outliers``: non-digit images and their loss weight (:mod:`digitlab.training.outliers`), in
+    the same forward pass as the digits so that BatchNorm's batch statistics hold both."""
+    n = len(yb)
     with torch.autocast(xb.device.type, dtype=amp, enabled=amp is not None):
-        logits = model(xb)
+        out = model(xb if outliers is None else torch.cat([xb, outliers[0]]))
+        logits = out[:n]
         if teacher is None:
             data_loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
         else:
             data_loss = distill_loss(logits, yb, *teacher)
+        if outliers is not None:
+            data_loss = data_loss + outliers[1] * uniform_loss(out[n:].float())
     logits = logits.float()
     loss = data_loss.float() + l2_penalty(inner or model, l2)
     opt.zero_grad(set_to_none=True)

@@ -1,12 +1,14 @@
-"""The commands that train the number reader's two helper networks: ``gate`` and ``line``."""
+"""The commands that train the helper networks: the number reader's ``gate`` and ``line``, and the
+``notdigit`` gate in front of the digit reader."""
 
 from __future__ import annotations
 
 from digitlab.core.errors import DigitlabError
 from digitlab.inference.export import export_gate
-from digitlab.training import train_gate, train_line
+from digitlab.training import train_gate, train_line, train_notdigit
 from digitlab.training.gate import RECIPE as GATE_RECIPE
 from digitlab.training.line import RECIPE as LINE_RECIPE
+from digitlab.training.notdigit import RECIPE as NOTDIGIT_RECIPE
 
 from .parser import formatter
 
@@ -68,3 +70,40 @@ def cmd_line(args) -> None:
         f"{m['several_accuracy']:.2%} of the {m['several_pieces']:,} holding several digits ({m['seconds']:.0f} s)"
     )
     print("dry run: nothing written" if args.dry_run else f"wrote {args.out}")
+
+
+def add_notdigit(sub) -> None:
+    """``digitlab notdigit``."""
+    r = NOTDIGIT_RECIPE
+    g = sub.add_parser(
+        "notdigit",
+        help="train the not-a-digit gate (digit or not?) on MNIST, canvas drawings and generated non-digits",
+        formatter_class=formatter,
+    )
+    g.add_argument(
+        "--out", default="notdigit.pt", metavar="FILE", help="where to write it (the shipped one: models/notdigit.pt)"
+    )
+    g.add_argument("--negatives", type=int, default=r["negatives"], help="generated non-digits to train on")
+    g.add_argument("--epochs", type=int, default=r["epochs"], help="passes over the images")
+    g.add_argument("--seed", type=int, default=r["seed"], help="seed for the drawings, non-digits, init and shuffling")
+    g.add_argument("--force", action="store_true", help="replace --out if it exists")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    g.add_argument("--dry-run", action="store_true", help="a few images and steps; write nothing")
+
+
+def cmd_notdigit(args) -> None:
+    for name in ("negatives", "epochs"):
+        if getattr(args, name) < 1:
+            raise DigitlabError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    recipe = {"negatives": args.negatives, "epochs": args.epochs, "seed": args.seed}
+    m = train_notdigit(args.out, recipe, args.data_dir, not args.no_progress, args.force, args.dry_run)
+    print(
+        f"not-a-digit gate: threshold {m['threshold']:.4f} calls {m['digits_rejected']:.2%} of "
+        f"{m['val_digits']:,} validation digits no digit and {m['not_digits_rejected']:.2%} of "
+        f"{m['val_not_digits']:,} validation non-digits (AUROC {m['auroc']:.4f}; {m['seconds']:.0f} s)"
+    )
+    if args.dry_run:
+        print("dry run: nothing written")
+        return
+    onnx = export_gate(args.out, arch="notdigit")
+    print(f"wrote {args.out} and {onnx['path']} (same answers as PyTorch within {onnx['max_abs_diff']:.0e})")

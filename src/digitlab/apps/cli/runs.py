@@ -155,8 +155,15 @@ def cmd_evaluate(args) -> None:
         ns = rep["not_sure"]
         print(f"not sure below {ns['threshold']:.4f} confidence (chosen on validation; keeps {ns['coverage']:.2%})")
     if "rejection" in rep:
-        aurocs = ", ".join(f"{k} {v['auroc_max_softmax']:.3f}" for k, v in rep["rejection"]["sets"].items())
+        rj = rep["rejection"]
+        key = "auroc_gate" if rj.get("gate_threshold") is not None else "auroc_max_softmax"
+        aurocs = ", ".join(f"{k} {v[key]:.3f}" for k, v in rj["sets"].items())
         print(f"not a digit    AUROC {aurocs}")
+        if rj.get("held_out"):
+            h = rj["held_out"]
+            print(
+                f"               held-out families: AUROC {h['auroc_max_softmax']:.4f}, {h['rejected_at_threshold']:.1%} not answered"
+            )
     if "corruptions" in rep:
         print(
             f"corruptions    mean accuracy {rep['corruptions']['mean']:.2%} over {len(rep['corruptions']['accuracy'])}"

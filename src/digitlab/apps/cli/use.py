@@ -89,6 +89,8 @@ def cmd_predict(args) -> None:
                         "probabilities": [round(p, 6) for p in r["probabilities"]],
                         "empty": r["empty"],
                         "sure": r["sure"],
+                        "reason": r["reason"],
+                        "message": r["message"],
                     }
                 )
             )
@@ -96,7 +98,7 @@ def cmd_predict(args) -> None:
             note = (
                 "  (no ink found: blank image)"
                 if r["empty"]
-                else f"  (not sure: below the model's {model.threshold:.0%} threshold)"
+                else f"  ({r['message']}: below the model's {model.threshold:.0%} threshold)"
                 if not r["sure"]
                 else ""
             )
@@ -111,8 +113,9 @@ def _predict_numbers(model, files: list[str], as_json: bool) -> None:
         except DigitlabError as e:  # which of several files it was matters
             raise DigitlabError(f"{file}: {e}") from None
         if as_json:
+            keys = ("char", "kind", "digit", "confidence", "sure", "reason", "box")
             digits = [
-                {"digit": d["digit"], "confidence": round(d["confidence"], 6), "sure": d["sure"], "box": d["box"]}
+                {k: round(d[k], 6) if k == "confidence" and d[k] is not None else d[k] for k in keys}
                 for d in r["digits"]
             ]
             print(json.dumps({"file": file, "text": r["text"], "sure": r["sure"], "digits": digits}))
@@ -120,7 +123,11 @@ def _predict_numbers(model, files: list[str], as_json: bool) -> None:
             print(f"{file}: (no ink found: blank image)")
         else:
             unsure = [
-                f"digit {i} is {d['top2'][0]} or {d['top2'][1]}" for i, d in enumerate(r["digits"], 1) if not d["sure"]
+                f"mark {i} is no digit"
+                if d["kind"] == "not a digit"
+                else f"digit {i} is {d['top2'][0]} or {d['top2'][1]}"
+                for i, d in enumerate(r["digits"], 1)
+                if not d["sure"]
             ]
             print(f"{file}: {r['text']}" + (f"  (not sure: {'; '.join(unsure)})" if unsure else ""))
 

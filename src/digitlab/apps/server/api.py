@@ -60,6 +60,8 @@ def _answer(pred: Predictor, kind: str, value, mnist: bool, limits: Limits, with
         "confidence": None if r["empty"] else round(r["confidence"], 6),
         "probabilities": [round(p, 6) for p in r["probabilities"]],
         "not_sure": not r["sure"],
+        "reason": r["reason"],
+        "message": r["message"],
         "empty": r["empty"],
         "top2": r["top2"],
         "threshold": pred.threshold,
@@ -81,9 +83,12 @@ def _read_answer(pred: Predictor, kind: str, value, mnist: bool, limits: Limits)
     r = pred.read_number(image)
     digits = [
         {
+            "char": d["char"],
+            "kind": d["kind"],
             "digit": d["digit"],
-            "confidence": round(d["confidence"], 6),
+            "confidence": None if d["confidence"] is None else round(d["confidence"], 6),
             "sure": d["sure"],
+            "reason": d["reason"],
             "top2": d["top2"],
             "box": d["box"],
         }

@@ -7,8 +7,9 @@ Only the page lives here. Preprocessing and prediction are
 :meth:`digitlab.inference.Predictor.predict_image`, the same path as
 ``digitlab predict``. For tests and tools the shown prediction is the element
 ``#prediction``: its ``data-digit`` holds the digit, and is empty while there is
-none (empty canvas, or "not sure"); ``data-state`` is ``empty``, ``sure`` or
-``unsure``. The Number tab's is ``#number``, whose ``data-text`` holds the digits read.
+none (empty canvas, "not sure" or not a digit); ``data-state`` is ``empty``, ``sure``,
+``unsure`` or ``not-a-digit``. The Number tab's is ``#number``, whose ``data-text`` holds
+what was read (digits, separators, ``?`` for marks that are no digit).
 ``#active-model`` names the model answering; corrections and the "My digits" tab are
 :mod:`digitlab.apps.streamlit.mine_view`.
 """
@@ -25,6 +26,7 @@ import streamlit as st
 
 from digitlab.apps.streamlit.launch import MAX_UPLOAD_MB  # also Streamlit's server.maxUploadSize
 from digitlab.apps.streamlit.mine_view import drawing_key, mine_tab, teach_digit, teach_number, upload_key
+from digitlab.apps.streamlit.views import boxed, number_html, prediction_html
 from digitlab.core.errors import DigitlabError
 from digitlab.core.rundir import model_name, personal_summary
 from digitlab.data import load_image
@@ -67,25 +69,6 @@ def active_model_html(pred: Predictor) -> str:
 @st.cache_resource(show_spinner="Loading the model...")
 def get_predictor(path: str) -> Predictor:
     return Predictor.load(path)
-
-
-def prediction_html(result: dict | None, hint: str) -> str:
-    """The ``#prediction`` element for a result of ``predict_image`` (None: nothing to show)."""
-    if result is None or result["empty"]:
-        return f'<div id="prediction" data-digit="" data-state="empty"><p class="hint">{html.escape(hint)}</p></div>'
-    conf = result["confidence"]
-    if not result["sure"]:
-        a, b = result["top2"]
-        return (
-            f'<div id="prediction" data-digit="" data-state="unsure" data-top2="{a},{b}" data-confidence="{conf:.4f}">'
-            f'<div class="unsure">Not sure: {a} or {b}?</div>'
-            f'<p class="hint">Best guess {a} at {conf:.0%}; try writing it larger and clearer.</p></div>'
-        )
-    d = result["digit"]
-    return (
-        f'<div id="prediction" data-digit="{d}" data-state="sure" data-confidence="{conf:.4f}">'
-        f'<div class="digit">{d}</div><p>{conf:.1%} confident</p></div>'
-    )
 
 
 def show_result(result: dict | None, hint: str) -> None:
@@ -167,40 +150,6 @@ def draw_tab(pred: Predictor, brush: int, store: Store | None) -> None:
     with right:
         show_result(result, "Draw a digit in the black box: the prediction appears when you lift the pen.")
     teach_digit(store, pred, result, result and result["image"], drawing_key(ss.get("objects", [])))
-
-
-def number_html(result: dict | None) -> str:
-    """The ``#number`` element: ``data-text`` holds the digits read (empty while there are none),
-    ``data-state`` is ``empty``, ``sure`` or ``unsure``; digits not sure are marked."""
-    if result is None or result["empty"]:
-        return (
-            '<div id="number" data-text="" data-state="empty"><p class="hint">Write a number in the wide box: '
-            "every digit is read when you lift the pen.</p></div>"
-        )
-    digits = "".join(
-        f"<span>{d['digit']}</span>"
-        if d["sure"]
-        else f'<span class="unsure-digit" title="not sure: {d["top2"][0]} or {d["top2"][1]}?">{d["digit"]}</span>'
-        for d in result["digits"]
-    )
-    state = "sure" if result["sure"] else "unsure"
-    note = "every digit sure" if result["sure"] else "underlined: not sure (hover for the two best guesses)"
-    return (
-        f'<div id="number" data-text="{result["text"]}" data-state="{state}"><div class="number">{digits}</div>'
-        f'<p class="hint">{note}</p></div>'
-    )
-
-
-def boxed(image: np.ndarray, result: dict) -> np.ndarray:
-    """The drawing with a box around each digit read: green when sure, orange when not."""
-    out = np.asarray(image)[:, :, :3].copy()
-    for d in result["digits"]:
-        x0, y0, x1, y1 = d["box"]
-        colour = (42, 157, 74) if d["sure"] else (199, 119, 0)
-        x0, y0, x1, y1 = max(x0 - 3, 0), max(y0 - 3, 0), min(x1 + 2, out.shape[1] - 1), min(y1 + 2, out.shape[0] - 1)
-        out[[y0, y1], x0 : x1 + 1] = colour
-        out[y0 : y1 + 1, [x0, x1]] = colour
-    return out
 
 
 def number_tab(pred: Predictor, brush: int, store: Store | None) -> None:
