@@ -32,6 +32,17 @@ def test_every_variation_is_read_as_well_as_centred_drawings(accuracy_by_variati
     assert not lagging, f"these variations lag behind centred drawings ({acc['centred']:.1%}): {lagging}"
 
 
+def test_no_drawn_digit_is_called_not_a_digit(shipped, measured):
+    called = {}
+    for v in drawings.VARIATIONS:
+        x, y = drawings.drawings(v, per_digit=PER_DIGIT, seed=0)
+        answers = shipped.predict_prepared(prepare_batch(list(x)))
+        called[v] = sum(r["reason"] == "not a digit" for r in answers)
+        assert [r["digit"] for r in answers] == y.tolist(), v
+    measured(f"synthetic canvas drawings called not a digit, per variation of {10 * PER_DIGIT}: {called}")
+    assert not any(called.values()), called
+
+
 def test_drawings_look_like_the_canvas_makes_them():
     x, y = drawings.drawings("centred", per_digit=2, seed=1)
     assert x.shape == (20, drawings.CANVAS, drawings.CANVAS) and x.dtype == np.uint8

@@ -162,7 +162,7 @@ def cmd_evaluate(args) -> None:
         if rj.get("held_out"):
             h = rj["held_out"]
             print(
-                f"               held-out families: AUROC {h['auroc_max_softmax']:.4f}, {h['rejected_at_threshold']:.1%} not answered"
+                f"               held-out families: AUROC {h[key]:.4f}, {h['rejected_at_threshold']:.1%} not answered"
             )
     if "corruptions" in rep:
         print(
