@@ -114,7 +114,7 @@ SHAPES: dict[str, tuple[list, float]] = {
 # The separators of form fields, in a digit's own box (height 1, y down; below 1 is under the
 # baseline), as they stand between digits: (strokes, width as a share of the digit's height).
 SEPARATOR_MARKS: dict[str, tuple[list, float]] = {
-    "/": ([[(0.7, -0.05), (0.0, 1.05)]], 0.7),
+    "/": ([[(0.95, -0.05), (0.0, 1.05)]], 0.95),
     "-": ([[(0.0, 0.55), (0.45, 0.55)]], 0.45),
     ".": ([[(0.0, 0.95), (0.01, 0.95)]], 0.01),
     ",": ([[(0.1, 0.92), (0.0, 1.12)]], 0.1),

@@ -6,7 +6,7 @@ reader must neither drop them nor read them as digits. Each piece of ink
 pieces' common top and bottom, and the pen's stroke width. A dot is a round speck at
 least about a stroke wide; ``.`` sits on the baseline, ``,`` reaches below it, ``:`` is two
 dots one above the other, ``-`` a short flat stroke about the middle of the line, ``/`` a
-straight stroke as tall as the digits leaning further than a handwritten 1 does. Anything
+straight stroke as tall as the digits leaning further than most handwritten 1s do. Anything
 else is left to the models.
 """
 
@@ -20,8 +20,11 @@ import numpy as np
 SEPARATORS = "-/.,:"
 DOT = 0.6  # a dot is at least this many stroke widths across (grain and specks are smaller)
 SMALL = 0.4  # of the line's height: a dot or comma is no taller or wider than this
-SLASH_LEAN = 0.5  # a / leans at least this far across per unit of height (about 27 degrees)
-STRAIGHT = 0.25  # and its ink spreads across its length by at most this share of its spread along it
+# A / leans at least this far across per unit of height (35 degrees), and its ink spreads
+# across its length by at most this share of its spread along it. Handwritten 1s lean too:
+# of 3,000 MNIST training 1s, 1.9% pass both (17.8% would at 0.5 and 0.25).
+SLASH_LEAN = 0.7
+STRAIGHT = 0.15
 
 
 @dataclass

@@ -93,6 +93,13 @@ def components(ink: np.ndarray, max_pieces: int = 128) -> list[Piece]:
     return sorted(pieces, key=lambda p: p.left)
 
 
+def _specks(pieces: list[Piece]) -> list[bool]:
+    """Which pieces :func:`components` would drop as specks were they not dot-sized (decimal points)."""
+    areas = np.array([p.mask.sum() for p in pieces])
+    heights = np.array([p.mask.shape[0] for p in pieces])
+    return list((areas < SPECK_AREA * areas.max()) & (heights < SPECK_HEIGHT * heights.max()))
+
+
 def split_separators(pieces: list[Piece]) -> tuple[list[Piece], list[tuple[Piece, str]]]:
     """The pieces that are no separator, and the separators (``- / . , :``, by shape and size against
     the line, :mod:`digitlab.data.marks`) with their character. Done before :func:`merge_columns`,
@@ -109,10 +116,11 @@ def split_separators(pieces: list[Piece]) -> tuple[list[Piece], list[tuple[Piece
         ):
             marks[i], marks[j] = ":", ""  # the pair is one mark, kept as the upper dot's piece joined to the lower
             pieces[i] = _union(pieces[i], pieces[j])
-    rest = [p for p, m in zip(pieces, marks) if m is None]
+    specks = _specks(pieces)
+    rest = [p for p, m, s in zip(pieces, marks, specks) if m is None and not s]  # dots kept for nothing: specks
     found = [(p, m) for p, m in zip(pieces, marks) if m]
     if len(found) > len(merge_columns(rest)):  # more separators than digits: noise, not a number's marks
-        return [p for p, m in zip(pieces, marks) if m != ""], []
+        return [p for p, m, s in zip(pieces, marks, specks) if m != "" and not s], []
     return rest, found
 
 

@@ -158,6 +158,17 @@ def _cut_answer(r: dict, threshold: float) -> dict:
     return {**r, "reason": why, "sure": why is None}
 
 
+def _in_order(digits: list[dict], separators: list[dict]) -> list[dict]:
+    """The separators slotted in among the digits by their left edges; the digits keep their own
+    order (stretches cut from touching ink along bending paths may start left of the one before)."""
+    out, pending = [], sorted(separators, key=lambda r: r["box"][0])
+    for d in digits:
+        while pending and pending[0]["box"][0] < d["box"][0]:
+            out.append(pending.pop(0))
+        out.append(d)
+    return out + pending
+
+
 def _mark(char: str, box: list[int]) -> dict:
     """A separator's place in the answer: itself, sure, no digit."""
     return {"digit": None, "confidence": None, "sure": True, "top2": [], "reason": None, "box": box} | {
@@ -199,8 +210,7 @@ def read_number(pred, image, inputs: bool = False) -> dict:
     out = [_answer(r, _box(piece, scale, shape), wanted) for r, (piece, _, wanted) in zip(results, digits)]
     for r, (_, x, _) in zip(out, digits) if inputs else ():
         r["input"] = x
-    out += [_mark(m, _box(p, scale, shape)) for p, m in marks]
-    out.sort(key=lambda r: (r["box"][0], r["box"][2]))
+    out = _in_order(out, [_mark(m, _box(p, scale, shape)) for p, m in marks])
     return {
         "text": "".join(r["char"] for r in out),
         "sure": all(r["sure"] for r in out),
