@@ -26,8 +26,9 @@ def _model(path: str | None) -> Predictor:
 
 
 def read_number(image, model: Predictor | str | os.PathLike | None = None) -> dict:
-    """The number in ``image`` (a path, PIL image or array, either polarity): ``text``, ``sure`` and
-    per digit its ``digit``, ``confidence``, ``sure``, ``top2`` and ``box``. ``model``: a
+    """The number in ``image`` (a path, PIL image or array, either polarity): ``text`` (digits,
+    separators ``- / . , :`` and ``?`` for marks that are no digit), ``sure`` and per mark its
+    ``char``, ``kind``, ``digit``, ``confidence``, ``sure``, ``reason``, ``top2`` and ``box``. ``model``: a
     :class:`Predictor`, a model path, or None for the shipped model (loaded once)."""
     pred = model if isinstance(model, Predictor) else _model(None if model is None else str(model))
     return pred.read_number(image)

@@ -10,10 +10,10 @@ import torch
 
 from conftest import synthetic_cfg
 from digitlab.core.errors import DigitlabError
-from digitlab.data.nondigits import TRAINING, non_digits
+from digitlab.data.nondigits import TRAINING, family, non_digits
 from digitlab.inference import Predictor
 from digitlab.training import train
-from digitlab.training.outliers import make_pool, outlier_pool, pool_path
+from digitlab.training.outliers import draw, make_pool, outlier_pool, pool_path, uniform_loss
 
 
 def _history(run_dir):
@@ -30,6 +30,18 @@ def test_the_pool_comes_from_the_training_families_and_is_cached(tmp_path):
     assert np.array_equal(outlier_pool(cfg, 1, tmp_path, progress=False), pool)  # from the cache
     assert outlier_pool({**cfg, "images": 0}, 1, tmp_path) is None
     assert len(TRAINING) == 7  # 70 images: ten of each
+
+
+def test_every_process_gets_as_many_non_digits_and_none_is_no_loss():
+    gen = torch.Generator().manual_seed(0)
+    pool = torch.zeros(50, 28, 28, dtype=torch.uint8)
+    assert len(draw(pool, 64, 0.25, gen)) == 16 and len(draw(pool, 3, 0.25, gen)) == 1
+    assert len(draw(pool, 64, 0.05, gen, processes=4)) == 4  # 3 rounded up: one per process
+    assert len(draw(pool, 5, 0.25, gen, processes=2)) == 2
+    assert uniform_loss(torch.zeros(0, 10)).item() == 0.0
+    assert uniform_loss(torch.zeros(3, 10)).item() == pytest.approx(np.log(10))  # an even answer: its least
+    for name in ("font letters", "noise"):  # a pool too small to hold every family
+        assert family(name, 0).shape == (0, 28, 28) and family(name, 0).dtype == np.float32
 
 
 def test_outlier_exposure_spreads_the_answer_for_non_digits_and_keeps_the_digits(synthetic_npz, tmp_path):

@@ -208,7 +208,9 @@ def _speed_checks(t: dict) -> list[tuple[bool, str]]:
     ]
 
 
-def _outlier_checks(o: dict) -> list[tuple[bool, str]]:
+def _outlier_checks(o) -> list[tuple[bool, str]]:
+    if not isinstance(o, dict):
+        return [(False, "train.outliers must be a mapping, e.g. {images: 12000, share: 0.25, weight: 0.5}")]
     images, share, weight = o.get("images"), o.get("share"), o.get("weight")
     return [
         (

@@ -159,7 +159,7 @@ def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
         lambda: np.clip(rng.normal(0.2, 0.3, (28, 28)), 0, 1),
         lambda: (rng.random((28, 28)) < rng.uniform(0.03, 0.2)).astype(float),
     ]
-    return np.stack([kinds[i % 3]() for i in range(n)]).astype(np.float32)
+    return np.stack([kinds[i % 3]() for i in range(n)]).astype(np.float32) if n else np.zeros((0, 28, 28), np.float32)
 
 
 def _font_family(chars: str, fonts: int = len(FONTS)):
@@ -197,7 +197,7 @@ def family(name: str, n: int, seed: int = 0, stream: str = "report") -> np.ndarr
     if name == "noise":
         return _noise(n, rng)
     make = CANVAS_FAMILIES[name]
-    return np.stack([prepare_image(make(rng)) for _ in range(n)]).astype(np.float32) if n else np.zeros((0, 28, 28))
+    return np.stack([prepare_image(make(rng)) for _ in range(n)]).astype(np.float32) if n else _noise(0, rng)
 
 
 def non_digits(

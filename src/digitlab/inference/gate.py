@@ -42,7 +42,7 @@ class Gate:
         if ckpt.get("model", {}).get("arch") != arch:
             raise DigitlabError(f"{path} is not a {what} (its model is {ckpt.get('model', {}).get('arch')!r})")
         model = build_gate(ckpt["model"])
-        checkpoint.fill(model, ckpt, path, "a gate network; train it again with `digitlab gate`")
+        checkpoint.fill(model, ckpt, path, f"a gate network; train it again with `digitlab {command}`")
         return cls(model, {k: v for k, v in ckpt.items() if k != "state_dict"}, path, matching_export(path, threads=1))
 
     def kinds(self, x: np.ndarray) -> np.ndarray:

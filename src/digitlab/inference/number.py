@@ -9,7 +9,10 @@ scores best: the largest sum, over its stretches, of the log of the gate's "one 
 times the classifier's confidence (dynamic programming over the cuts). When no run spells
 it, the best run of as many stretches is taken and a digit the classifier reads otherwise is
 the line reader's, not sure; when there is none, the best run of all. Then every digit is
-read by the classifier in one batch. Images over WORK_HEIGHT rows are read shrunk.
+read by the classifier in one batch, by the single digit's rule: a piece kept whole that the
+not-a-digit gate calls no digit is ``?``. Separators (``- / . , :``) are found by shape and size
+first (:func:`digitlab.data.segment.split_separators`) and answered as themselves. Images over
+WORK_HEIGHT rows are read shrunk.
 """
 
 from __future__ import annotations
@@ -182,7 +185,8 @@ def read_number(pred, image, inputs: bool = False) -> dict:
     (a :class:`~digitlab.inference.Predictor`): ``text``, ``sure`` (every digit sure), ``empty``
     and ``digits``, left to right, each with ``char`` (a digit, a separator ``- / . , :`` or ``?``
     for ink that is neither), ``kind`` (``digit``, ``separator`` or ``not a digit``), ``digit``
-    (None but for digits), ``confidence``, ``sure``, ``reason``, ``top2`` and ``box``
+    and ``confidence`` (None for a separator; for ``?`` the classifier's best guess), ``sure``,
+    ``reason``, ``top2`` and ``box``
     (``[left, top, right, bottom]`` in the image's pixels); ``inputs`` adds each digit's
     ``input``, the 28x28 the classifier read."""
     if isinstance(image, (str, os.PathLike)):
@@ -205,7 +209,7 @@ def read_number(pred, image, inputs: bool = False) -> dict:
     if not digits and not marks:
         return {"text": "", "sure": False, "empty": True, "digits": []}
     results = pred.predict_prepared(np.stack([x for _, x, _ in digits])) if digits else []
-    whole = [any(piece is p for p in pieces) for piece, _, _ in digits]  # kept uncut: the gate's to judge
+    whole = [any(piece.box == p.box for p in pieces) for piece, _, _ in digits]  # uncut: the gate's to judge
     results = [r if w else _cut_answer(r, pred.threshold) for r, w in zip(results, whole)]
     out = [_answer(r, _box(piece, scale, shape), wanted) for r, (piece, _, wanted) in zip(results, digits)]
     for r, (_, x, _) in zip(out, digits) if inputs else ():

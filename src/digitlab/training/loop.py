@@ -67,7 +67,8 @@ def batch(p: Parts, x: torch.Tensor, idx: torch.Tensor):
     xb = to_input(x[idx], p.device)
     if p.outliers is not None:
         o_cfg = p.cfg["train"]["outliers"]
-        xb = torch.cat([xb, to_input(p.outliers[draw(p.outliers, len(idx), o_cfg["share"], p.gen)], p.device)])
+        picks = draw(p.outliers, len(idx), o_cfg["share"], p.gen, p.world.size)
+        xb = torch.cat([xb, to_input(p.outliers[picks], p.device)])
     if p.realtime is not None:  # the whole global batch, so every process draws the same warps
         xb = p.realtime(xb)
     xb, xn = xb[: len(idx)], xb[len(idx) :]

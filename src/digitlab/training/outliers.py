@@ -5,8 +5,8 @@ reader spreads its answer over all ten digits for them, instead of naming one.
 :mod:`digitlab.data.nondigits` (never its held-out ones) and cached under the data folder.
 Every batch then carries ``train.outliers.share`` times as many of them as digits, drawn
 from that pool and warped like the digits; their loss term is the cross-entropy of the
-network's answer to the uniform distribution, weighted by ``train.outliers.weight``.
-The digits' own loss, accuracy and validation are untouched by them.
+network's answer to the uniform distribution, weighted by ``train.outliers.weight`` and
+added to the loss the history reports. The digits' accuracy and validation leave them out.
 """
 
 from __future__ import annotations
@@ -60,11 +60,15 @@ def outlier_pool(o_cfg: dict, seed: int, cache_dir: Path | None, progress: bool 
     return pool
 
 
-def draw(pool: torch.Tensor, digits: int, share: float, gen: torch.Generator) -> torch.Tensor:
-    """Indices into ``pool`` for a batch of ``digits`` digits."""
-    return torch.randint(len(pool), (max(1, round(digits * share)),), generator=gen)
+def draw(pool: torch.Tensor, digits: int, share: float, gen: torch.Generator, processes: int = 1) -> torch.Tensor:
+    """Indices into ``pool`` for a batch of ``digits`` digits: ``share`` as many, rounded up to a
+    multiple of ``processes`` so that under torchrun every process gets as many as the others."""
+    n = max(1, round(digits * share))
+    return torch.randint(len(pool), (-(-n // processes) * processes,), generator=gen)
 
 
 def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of each row's softmax to the uniform distribution over the ten digits."""
+    """Cross-entropy of each row's softmax to the uniform distribution over the ten digits (0 for no rows)."""
+    if not len(logits):
+        return logits.sum()
     return -F.log_softmax(logits, dim=1).mean(1).mean()

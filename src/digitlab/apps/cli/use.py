@@ -95,10 +95,13 @@ def cmd_predict(args) -> None:
                 )
             )
         else:
+            if r["reason"] == "not a digit":
+                print(f"{r['file']}: not a digit  (That doesn't look like a digit: the not-a-digit gate's call)")
+                continue
             note = (
                 "  (no ink found: blank image)"
                 if r["empty"]
-                else f"  ({r['message']}: below the model's {model.threshold:.0%} threshold)"
+                else f"  (not sure: {r['top2'][0]} or {r['top2'][1]}?, below the model's {model.threshold:.0%} threshold)"
                 if not r["sure"]
                 else ""
             )

@@ -46,7 +46,7 @@ def _number_char(d: dict) -> str:
 
 
 def number_html(result: dict | None) -> str:
-    """The ``#number`` element: ``data-text`` holds the digits read (empty while there are none),
+    """The ``#number`` element: ``data-text`` holds what was read, digits, separators and ``?`` (empty while nothing),
     ``data-state`` is ``empty``, ``sure`` or ``unsure``; digits not sure are marked."""
     if result is None or result["empty"]:
         return (
