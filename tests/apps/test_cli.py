@@ -29,6 +29,26 @@ def test_data_info_json(synthetic_npz):
     assert info["per_class"]["test"][1] == 1135 and info["sources"][0]["sha256"]
 
 
+def test_predict_says_a_letter_is_not_a_digit(tmp_path):
+    from digitlab.data.drawings import BRUSH, render
+    from digitlab.data.nondigits import letter_strokes
+
+    letter = tmp_path / "letter.png"
+    Image.fromarray(255 - render(letter_strokes("W", np.random.default_rng(0)), BRUSH)).save(letter)
+    res = run_cli("predict", letter)
+    assert (
+        res.returncode == 0
+        and res.stdout.strip()
+        == f"{letter}: not a digit  (That doesn't look like a digit: the not-a-digit gate's call)"
+    )
+    answer = json.loads(run_cli("predict", "--json", letter).stdout)
+    assert (
+        answer["reason"] == "not a digit"
+        and not answer["sure"]
+        and answer["message"] == "That doesn't look like a digit"
+    )
+
+
 def test_predict_json_reads_big_black_on_white_pngs(mnist_run, tmp_path):
     from digitlab.data import load_mnist
 
@@ -47,7 +67,7 @@ def test_predict_json_reads_big_black_on_white_pngs(mnist_run, tmp_path):
     threshold = Predictor.load(mnist_run).threshold
     for a in answers:
         assert set(a) >= {"file", "digit", "confidence", "probabilities", "sure"}
-        assert a["sure"] == (a["confidence"] >= threshold)
+        assert a["sure"] == (a["confidence"] >= threshold and a["reason"] != "not a digit")
         assert len(a["probabilities"]) == 10 and sum(a["probabilities"]) == pytest.approx(1, abs=1e-4)
         assert a["digit"] == int(np.argmax(a["probabilities"])) and a["confidence"] == max(a["probabilities"])
     assert sum(a["digit"] == t for a, t in zip(answers, y[:10])) >= 9

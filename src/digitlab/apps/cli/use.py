@@ -79,33 +79,27 @@ def cmd_predict(args) -> None:
                 print(f"{r['index']}: {r['digit']} ({r['confidence']:.1%})")
         return
     for r in model.predict_files(args.images):
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "file": r["file"],
-                        "digit": r["digit"],
-                        "confidence": round(r["confidence"], 6),
-                        "probabilities": [round(p, 6) for p in r["probabilities"]],
-                        "empty": r["empty"],
-                        "sure": r["sure"],
-                        "reason": r["reason"],
-                        "message": r["message"],
-                    }
-                )
-            )
-        else:
-            if r["reason"] == "not a digit":
-                print(f"{r['file']}: not a digit  (That doesn't look like a digit: the not-a-digit gate's call)")
-                continue
-            note = (
-                "  (no ink found: blank image)"
-                if r["empty"]
-                else f"  (not sure: {r['top2'][0]} or {r['top2'][1]}?, below the model's {model.threshold:.0%} threshold)"
-                if not r["sure"]
-                else ""
-            )
-            print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%}){note}")
+        _print_answer(r, model.threshold, args.json)
+
+
+def _print_answer(r: dict, threshold: float, as_json: bool) -> None:
+    """One file's answer: a JSON object, or a line that says why when no digit is given."""
+    if as_json:
+        keys = ("file", "digit", "confidence", "probabilities", "empty", "sure", "reason", "message")
+        out = {k: r[k] for k in keys}
+        out["confidence"], out["probabilities"] = round(r["confidence"], 6), [round(p, 6) for p in r["probabilities"]]
+        print(json.dumps(out))
+    elif r["reason"] == "not a digit":
+        print(f"{r['file']}: not a digit  (That doesn't look like a digit: the not-a-digit gate's call)")
+    elif r["empty"]:
+        print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%})  (no ink found: blank image)")
+    elif not r["sure"]:
+        a, b = r["top2"]
+        print(
+            f"{r['file']}: {r['digit']} ({r['confidence']:.1%})  (not sure: {a} or {b}?, below the model's {threshold:.0%} threshold)"
+        )
+    else:
+        print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%})")
 
 
 def _predict_numbers(model, files: list[str], as_json: bool) -> None:
