@@ -13,21 +13,25 @@ from digitlab.training.notdigit import RECIPE as NOTDIGIT_RECIPE
 from .parser import formatter
 
 
-def _common(g, recipe: dict, out: str) -> None:
+def _common(
+    g, recipe: dict, out: str, count: str = "numbers", things: str = "numbers", seeded: str = "numbers"
+) -> None:
+    """The flags every helper trainer takes; ``count`` names the flag for how many generated
+    ``things`` to train on, ``seeded`` what ``--seed`` draws besides init and shuffling."""
     g.add_argument("--out", default=out, metavar="FILE", help=f"where to write it (the shipped one: models/{out})")
-    g.add_argument("--numbers", type=int, default=recipe["numbers"], help="generated numbers to train on")
+    g.add_argument(f"--{count}", type=int, default=recipe[count], help=f"generated {things} to train on")
     g.add_argument("--epochs", type=int, default=recipe["epochs"], help="passes over them")
-    g.add_argument("--seed", type=int, default=recipe["seed"], help="seed for the numbers, init and shuffling")
+    g.add_argument("--seed", type=int, default=recipe["seed"], help=f"seed for the {seeded}, init and shuffling")
     g.add_argument("--force", action="store_true", help="replace --out if it exists")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
-    g.add_argument("--dry-run", action="store_true", help="a few numbers and steps; write nothing")
+    g.add_argument("--dry-run", action="store_true", help=f"a few {things} and steps; write nothing")
 
 
-def _recipe(args) -> dict:
-    for name in ("numbers", "epochs"):
+def _recipe(args, count: str = "numbers") -> dict:
+    for name in (count, "epochs"):
         if getattr(args, name) < 1:
             raise DigitlabError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    return {"numbers": args.numbers, "epochs": args.epochs, "seed": args.seed}
+    return {count: getattr(args, count), "epochs": args.epochs, "seed": args.seed}
 
 
 def add_gate(sub) -> None:
@@ -74,28 +78,16 @@ def cmd_line(args) -> None:
 
 def add_notdigit(sub) -> None:
     """``digitlab notdigit``."""
-    r = NOTDIGIT_RECIPE
     g = sub.add_parser(
         "notdigit",
         help="train the not-a-digit gate (digit or not?) on MNIST, canvas drawings and generated non-digits",
         formatter_class=formatter,
     )
-    g.add_argument(
-        "--out", default="notdigit.pt", metavar="FILE", help="where to write it (the shipped one: models/notdigit.pt)"
-    )
-    g.add_argument("--negatives", type=int, default=r["negatives"], help="generated non-digits to train on")
-    g.add_argument("--epochs", type=int, default=r["epochs"], help="passes over the images")
-    g.add_argument("--seed", type=int, default=r["seed"], help="seed for the drawings, non-digits, init and shuffling")
-    g.add_argument("--force", action="store_true", help="replace --out if it exists")
-    g.add_argument("--no-progress", action="store_true", help="no progress bars")
-    g.add_argument("--dry-run", action="store_true", help="a few images and steps; write nothing")
+    _common(g, NOTDIGIT_RECIPE, "notdigit.pt", "negatives", "non-digits", "drawings, non-digits")
 
 
 def cmd_notdigit(args) -> None:
-    for name in ("negatives", "epochs"):
-        if getattr(args, name) < 1:
-            raise DigitlabError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    recipe = {"negatives": args.negatives, "epochs": args.epochs, "seed": args.seed}
+    recipe = _recipe(args, "negatives")
     m = train_notdigit(args.out, recipe, args.data_dir, not args.no_progress, args.force, args.dry_run)
     print(
         f"not-a-digit gate: threshold {m['threshold']:.4f} calls {m['digits_rejected']:.2%} of "
