@@ -173,14 +173,15 @@ def _reliability_figure(report: dict, logits: dict, sets: dict, temperature: flo
     plots.reliability(bins, out / "reliability.png", "temperature fitted on validation; test only reported")
 
 
-def _rejection(report: dict, scorer, gate, logits: dict, sets: dict, cal: tuple[float, float], out: Path) -> None:
-    """How the rule rejects generated non-digits against official test digits; ``gate``: the
-    not-a-digit gate in front of the reader (None: the reader's confidence alone)."""
+def _rejection(report: dict, scorer, pred: Predictor, logits: dict, sets: dict, cal: tuple, out: Path) -> None:
+    """How the rule rejects generated non-digits against official test digits, with ``pred``'s
+    not-a-digit gate in front of the reader (without one: the reader's confidence alone)."""
     others = non_digits(REPORT_NON_DIGITS)
     gated = None
-    if gate is not None:
-        score = lambda x: gate.kinds(np.asarray(x, np.float32) / (255 if x.dtype == np.uint8 else 1))[:, 0]  # noqa: E731
-        gated = (score(sets["test"].x), {k: score(v) for k, v in others.items()}, gate.meta["metrics"]["threshold"])
+    if pred.notdigit is not None:
+        score = lambda x: np.asarray(pred.digit_scores(np.asarray(x, np.float32)))  # noqa: E731
+        test = sets["test"].x.astype(np.float32) / 255
+        gated = (score(test), {k: score(v) for k, v in others.items()}, pred.digit_threshold)
     report["rejection"] = rejection_report(
         logits["test"], {k: scorer.logits(v) for k, v in others.items()}, *cal, gated
     )
@@ -244,7 +245,7 @@ def evaluate(
     if "calibration" in report:
         _reliability_figure(report, logits, sets, temperature, out)
     if rejection and "test" in sets:
-        _rejection(report, scorer, members[0].notdigit, logits, sets, (temperature, threshold), out)
+        _rejection(report, scorer, members[0], logits, sets, (temperature, threshold), out)
     if corruptions and "test" in sets:
         report["corruptions"] = corruption_report(scorer, sets["test"], out / "corruptions.png")
         if "validation" in sets:  # the figure to choose models by; the test one is only reported
