@@ -34,7 +34,7 @@ def test_unknown_keys_and_bad_values_are_errors():
         config.resolve("seed9")
     for bad, msg in [
         ("train.label_smoothing=1.5", r"train.label_smoothing must be a number in \[0, 1\)"),
-        ("train.amp=fp8", "train.amp must be auto, bf16 or off"),
+        ("train.amp=fp8", "train.amp must be auto, native, bf16 or off"),
         ("train.sync_bn=maybe", "train.sync_bn must be true or false"),
         ("train.compile=1", "train.compile must be true or false"),
     ]:

@@ -212,3 +212,14 @@ def test_finetune_preset_starts_from_the_shipped_model(mnist_ready):
     res = run_cli("train", "--preset", "finetune", "--limit", "2000", "--dry-run")
     assert res.returncode == 0, res.stderr[-1000:]
     assert "dry run OK" in res.stdout and "another train/validation split" in res.stderr  # --limit changes the split
+
+
+def test_amp_settings_choose_bf16_only_where_asked_and_native(monkeypatch):
+    from digitlab.training import step
+
+    cpu = torch.device("cpu")
+    assert step.amp_dtype("off", cpu) is None and step.amp_dtype("bf16", cpu) is torch.bfloat16
+    assert step.amp_dtype("auto", cpu) is None  # auto never picks bf16 on a CPU
+    for has_bf16 in (True, False):
+        monkeypatch.setattr(step, "native_bf16", lambda device, v=has_bf16: v)
+        assert step.amp_dtype("native", cpu) is (torch.bfloat16 if has_bf16 else None)

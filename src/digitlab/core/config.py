@@ -203,7 +203,7 @@ def _speed_checks(t: dict) -> list[tuple[bool, str]]:
         ),
         (isinstance(t["sync_bn"], bool), "train.sync_bn must be true or false"),
         *_outlier_checks(t["outliers"]),
-        (t["amp"] in ("auto", "bf16", "off"), "train.amp must be auto, bf16 or off"),
+        (t["amp"] in ("auto", "native", "bf16", "off"), "train.amp must be auto, native, bf16 or off"),
         (isinstance(t["compile"], bool), "train.compile must be true or false"),
     ]
 
