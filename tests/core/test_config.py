@@ -44,8 +44,9 @@ def test_unknown_keys_and_bad_values_are_errors():
 
 def test_fast_presets_state_only_their_recipe():
     fast, long = config.resolve("fast"), config.resolve("fast-long")
-    assert fast["model"] == {"arch": "fast", "stages": [[16], [32], [64, 64]], "unshuffle": False, "l2": 0.0}
+    assert fast["model"] == {"arch": "fast", "stages": [[16], [32], [96, 96]], "unshuffle": False, "l2": 0.0}
     assert (fast["train"]["epochs"], fast["train"]["batch_size"], fast["train"]["label_smoothing"]) == (5, 512, 0.1)
+    assert fast["train"]["amp"] == "native"
     assert fast["callbacks"]["checkpoint"]["monitor"] == "val_acc" and fast["augment"]["static"]["copies"] == 0
     assert long["train"]["epochs"] == 16 and {**long, "train": None} == {**fast, "train": None, "preset": "fast-long"}
 

@@ -36,7 +36,7 @@ from digitlab.evaluation.latency import measure_latency, time_calls
 from digitlab.inference import Predictor
 from digitlab.inference.predictor import BACKENDS
 from digitlab.models import build_model
-from digitlab.training.step import prepare_model, train_step
+from digitlab.training.step import amp_dtype, prepare_model, train_step
 
 from . import live_bench, time_to_accuracy
 from .live_bench import percentiles
@@ -66,7 +66,8 @@ def train_flops_per_image(model_cfg: dict) -> int:
 
 
 def train_speed(preset: str, steps: int, warmup: int = 3, plain: bool = False) -> float:
-    """Training images/s on random batches: digitlab's step (:func:`digitlab.training.step.train_step`) or a plain eager loop."""
+    """Training images/s on random batches: digitlab's step (:func:`digitlab.training.step.train_step`,
+    under the preset's ``train.amp``) or a plain eager float32 loop."""
     cfg = config.resolve(preset)
     bs, l2, clip = cfg["train"]["batch_size"], cfg["model"]["l2"], cfg["train"]["clipnorm"]
     torch.manual_seed(0)
@@ -81,7 +82,8 @@ def train_speed(preset: str, steps: int, warmup: int = 3, plain: bool = False) -
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    step = plain_step if plain else (lambda: train_step(model, opt, x, y, l2, clip))
+    amp = amp_dtype(cfg["train"]["amp"], torch.device("cpu"))
+    step = plain_step if plain else (lambda: train_step(model, opt, x, y, l2, clip, amp=amp))
     times = time_calls(step, steps, warmup)
     return bs / float(np.median(times))
 
@@ -90,10 +92,12 @@ def train_part(steps: int) -> dict:
     peak = matmul_peak()
     rows = {}
     for name, label in NETWORKS.items():
-        flops = train_flops_per_image(config.resolve(name)["model"])
+        cfg = config.resolve(name)
+        flops = train_flops_per_image(cfg["model"])
+        bf16 = " (bf16)" if amp_dtype(cfg["train"]["amp"], torch.device("cpu")) else ""
         for plain in (True, False):
             ips = train_speed(name, steps, plain=plain)
-            rows[f"{name} {'plain eager loop' if plain else 'digitlab train step'}"] = {
+            rows[f"{name} {'plain eager loop' if plain else 'digitlab train step' + bf16}"] = {
                 "network": label,
                 "images_per_s": ips,
                 "gflops": ips * flops / 1e9,
@@ -163,7 +167,7 @@ def table(res: dict) -> str:
     if "train" in res:
         t = res["train"]
         lines += [
-            f"training (batch 384, {t['threads']} threads; float32 matmul peak {t['matmul_peak_gflops']:.0f} GFLOP/s)",
+            f"training (each preset's batch size, {t['threads']} threads; float32 matmul peak {t['matmul_peak_gflops']:.0f} GFLOP/s)",
             f"  {'':<34}{'images/s':>10}{'GFLOP/s':>10}{'of peak':>9}",
         ]
         lines += [
