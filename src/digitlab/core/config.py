@@ -125,6 +125,8 @@ def resolve(preset: str | None = DEFAULT_PRESET, config_file: str | None = None,
         cfg = merge(cfg, file_cfg)
     for item in sets or []:
         cfg = merge(cfg, parse_set(item))
+    if cfg["train"]["amp"] is False:  # YAML 1.1 reads a bare `off` (train.amp=off) as false
+        cfg["train"]["amp"] = "off"
     validate(cfg)
     return cfg
 
