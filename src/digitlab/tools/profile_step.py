@@ -1,0 +1,134 @@
+"""Where a training step's time goes: ``torch.profiler`` over digitlab's own step, grouped by kind of work.
+
+``python -m digitlab.tools.profile_step --preset seed1`` times the preset's training step on
+random batches (as ``digitlab bench``'s ``train`` part does), then profiles a few more steps
+and prints each kind of operator's share of the CPU time and milliseconds per step, and the
+convolutions' backward pass layer by layer. ``--amp bf16`` profiles the same step in bfloat16
+(``train.amp``). Measured results for seed1 on a 2-core CPU: results/README.md#profile-of-a-training-step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from digitlab.core import config
+from digitlab.core.errors import DigitlabError
+from digitlab.core.io import write_text_atomic
+from digitlab.core.runinfo import machine_description
+from digitlab.evaluation.latency import time_calls
+from digitlab.models import build_model
+from digitlab.training.step import amp_dtype, prepare_model, train_step
+
+# operator name (or its start) -> the kind of work it is; the first match wins
+GROUPS = [
+    ("convolution_backward", "convolution, backward"),
+    ("mkldnn_convolution", "convolution, forward"),
+    ("batch_norm_backward", "BatchNorm, backward"),
+    ("batch_norm", "BatchNorm, forward"),
+    ("threshold_backward", "ReLU, backward"),
+    ("relu", "ReLU, forward"),
+    ("clamp_min", "ReLU, forward"),
+    ("max_pool", "max pooling"),
+    ("bernoulli", "dropout"),
+    ("dropout", "dropout"),
+    ("aten::mm", "dense layers"),
+    ("aten::addmm", "dense layers"),
+    ("Optimizer", "optimizer, clipping, L2"),
+    ("_foreach", "optimizer, clipping, L2"),
+    ("copy_", "layout and dtype conversions"),
+    ("_to_copy", "layout and dtype conversions"),
+]
+
+
+def group_of(name: str) -> str:
+    return next((g for key, g in GROUPS if key in name), "everything else")
+
+
+def make_step(preset: str, amp: str | None, batch_size: int | None):
+    """The preset's network and its training step on one fixed random batch (``digitlab bench``'s setup)."""
+    cfg = config.resolve(preset)
+    bs = batch_size or cfg["train"]["batch_size"]
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    model = prepare_model(build_model(cfg["model"]).train(), device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=cfg["train"]["adam_eps"])
+    x, y = torch.rand(bs, 1, 28, 28), torch.randint(0, 10, (bs,))
+    dtype = amp_dtype(amp or cfg["train"]["amp"], device)
+    l2, clip = cfg["model"]["l2"], cfg["train"]["clipnorm"]
+    return (lambda: train_step(model, opt, x, y, l2, clip, amp=dtype)), bs, dtype
+
+
+def profile_step(preset: str, amp: str | None = None, batch_size: int | None = None, steps: int = 8) -> dict:
+    """Median step speed, then each kind of work's share of ``steps`` profiled steps."""
+    step, bs, dtype = make_step(preset, amp, batch_size)
+    median = float(np.median(time_calls(step, max(steps, 5), 3)))
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+    events = prof.key_averages(group_by_input_shape=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    groups: dict[str, float] = {}
+    conv_backward = []
+    for e in events:
+        groups[group_of(e.key)] = groups.get(group_of(e.key), 0.0) + e.self_cpu_time_total
+        if "convolution_backward" in e.key:
+            # input_shapes: the output's gradient, then the layer's input
+            conv_backward.append({"input": e.input_shapes[1], "ms_per_step": e.self_cpu_time_total / steps / 1e3})
+    ordered = sorted(groups.items(), key=lambda kv: -kv[1])
+    return {
+        "preset": preset,
+        "batch_size": bs,
+        "precision": "bf16" if dtype is torch.bfloat16 else "float32",
+        "threads": torch.get_num_threads(),
+        "machine": machine_description(),
+        "median_step_ms": 1e3 * median,
+        "images_per_s": bs / median,
+        "groups": [{"work": g, "share": v / total, "ms_per_step": v / steps / 1e3} for g, v in ordered],
+        "conv_backward": conv_backward,
+    }
+
+
+def table(r: dict) -> str:
+    lines = [
+        f"{r['preset']} training step, batch {r['batch_size']}, {r['precision']}, {r['threads']} threads, "
+        f"{r['machine']}: median {r['median_step_ms']:.0f} ms ({r['images_per_s']:,.0f} images/s)",
+        "| work | share of CPU time | ms per step (profiled) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {g['work']} | {100 * g['share']:.1f}% | {g['ms_per_step']:.1f} |" for g in r["groups"]]
+    lines += ["", "| convolution backward, layer input | ms per step (profiled) |", "|---|---:|"]
+    lines += [f"| {'x'.join(map(str, c['input']))} | {c['ms_per_step']:.1f} |" for c in r["conv_backward"]]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Profile a preset's training step on CPU: each kind of work's share of the time."
+    )
+    ap.add_argument("--preset", default="seed1", help="the preset whose network and step are profiled (default: seed1)")
+    ap.add_argument(
+        "--amp", choices=["auto", "native", "bf16", "off"], help="precision (default: the preset's train.amp)"
+    )
+    ap.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
+    ap.add_argument("--steps", type=int, default=8, help="steps profiled, after timing and warm-up (default: 8)")
+    ap.add_argument("--json", help="also write the result to this JSON file")
+    args = ap.parse_args(argv)
+    try:
+        if args.steps < 1 or (args.batch_size is not None and args.batch_size < 2):
+            raise DigitlabError("--steps must be 1 or more and --batch-size 2 or more")
+        r = profile_step(args.preset, args.amp, args.batch_size, args.steps)
+    except DigitlabError as e:
+        ap.exit(2, f"error: {e}\n")
+    print(table(r))
+    if args.json:
+        write_text_atomic(args.json, json.dumps(r, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
