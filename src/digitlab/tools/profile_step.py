@@ -95,7 +95,7 @@ def profile_step(preset: str, amp: str | None = None, batch_size: int | None = N
 
 def table(r: dict) -> str:
     lines = [
-        f"{r['preset']} training step, batch {r['batch_size']}, {r['precision']}, {r['threads']} threads, "
+        f"{r['preset']} training step, batch {r['batch_size']}, {r['precision']}, "
         f"{r['machine']}: median {r['median_step_ms']:.0f} ms ({r['images_per_s']:,.0f} images/s)",
         "| work | share of CPU time | ms per step (profiled) |",
         "|---|---:|---:|",
