@@ -73,12 +73,16 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bfloat16 arithmetic in hardware (avx512_bf16 or AMX, which oneDNN's bf16
+    kernels use; elsewhere it emulates them, more slowly)."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def machine_description(device: torch.device | None = None) -> str:
     if device is not None and device.type == "cuda":
         return torch.cuda.get_device_name(device)
     # the vector unit is named because it sets the speed: AVX2 and AVX-512 CPUs of one name differ by 2x
     # and bf16 arithmetic, which the fast presets use where it exists (train.amp: native)
-    simd = torch.backends.cpu.get_cpu_capability()
-    if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported():
-        simd += " with bf16"
+    simd = torch.backends.cpu.get_cpu_capability() + (" with bf16" if cpu_has_bf16() else "")
     return f"{cpu_name()} ({simd}), {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"

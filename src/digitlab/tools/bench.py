@@ -65,11 +65,12 @@ def train_flops_per_image(model_cfg: dict) -> int:
     return counter.get_total_flops() // 8
 
 
-def train_speed(preset: str, steps: int, warmup: int = 3, plain: bool = False) -> float:
-    """Training images/s on random batches: digitlab's step (:func:`digitlab.training.step.train_step`,
-    under the preset's ``train.amp``) or a plain eager float32 loop."""
+def training_step(preset: str, plain: bool = False, amp: str | None = None, batch_size: int | None = None):
+    """A preset's network and one step on a fixed random batch, as (step, batch size, autocast dtype):
+    digitlab's step (:func:`digitlab.training.step.train_step`, channels-last, under ``amp`` or the
+    preset's ``train.amp``) or a plain eager float32 loop. :mod:`digitlab.tools.profile_step` profiles it."""
     cfg = config.resolve(preset)
-    bs, l2, clip = cfg["train"]["batch_size"], cfg["model"]["l2"], cfg["train"]["clipnorm"]
+    bs, l2, clip = batch_size or cfg["train"]["batch_size"], cfg["model"]["l2"], cfg["train"]["clipnorm"]
     torch.manual_seed(0)
     model = build_model(cfg["model"]).train()
     if not plain:
@@ -82,8 +83,15 @@ def train_speed(preset: str, steps: int, warmup: int = 3, plain: bool = False) -
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    amp = amp_dtype(cfg["train"]["amp"], torch.device("cpu"))
-    step = plain_step if plain else (lambda: train_step(model, opt, x, y, l2, clip, amp=amp))
+    if plain:
+        return plain_step, bs, None
+    dtype = amp_dtype(amp or cfg["train"]["amp"], torch.device("cpu"))
+    return (lambda: train_step(model, opt, x, y, l2, clip, amp=dtype)), bs, dtype
+
+
+def train_speed(preset: str, steps: int, warmup: int = 3, plain: bool = False) -> float:
+    """Training images/s on random batches of :func:`training_step`."""
+    step, bs, _ = training_step(preset, plain)
     times = time_calls(step, steps, warmup)
     return bs / float(np.median(times))
 

@@ -16,13 +16,12 @@ import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from digitlab.core import config
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import write_text_atomic
 from digitlab.core.runinfo import machine_description
 from digitlab.evaluation.latency import time_calls
-from digitlab.models import build_model
-from digitlab.training.step import amp_dtype, prepare_model, train_step
+
+from .bench import training_step
 
 # operator name (or its start) -> the kind of work it is; the first match wins
 GROUPS = [
@@ -49,23 +48,9 @@ def group_of(name: str) -> str:
     return next((g for key, g in GROUPS if key in name), "everything else")
 
 
-def make_step(preset: str, amp: str | None, batch_size: int | None):
-    """The preset's network and its training step on one fixed random batch (``digitlab bench``'s setup)."""
-    cfg = config.resolve(preset)
-    bs = batch_size or cfg["train"]["batch_size"]
-    torch.manual_seed(0)
-    device = torch.device("cpu")
-    model = prepare_model(build_model(cfg["model"]).train(), device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=cfg["train"]["adam_eps"])
-    x, y = torch.rand(bs, 1, 28, 28), torch.randint(0, 10, (bs,))
-    dtype = amp_dtype(amp or cfg["train"]["amp"], device)
-    l2, clip = cfg["model"]["l2"], cfg["train"]["clipnorm"]
-    return (lambda: train_step(model, opt, x, y, l2, clip, amp=dtype)), bs, dtype
-
-
 def profile_step(preset: str, amp: str | None = None, batch_size: int | None = None, steps: int = 8) -> dict:
     """Median step speed, then each kind of work's share of ``steps`` profiled steps."""
-    step, bs, dtype = make_step(preset, amp, batch_size)
+    step, bs, dtype = training_step(preset, amp=amp, batch_size=batch_size)
     median = float(np.median(time_calls(step, max(steps, 5), 3)))
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         for _ in range(steps):
@@ -75,7 +60,8 @@ def profile_step(preset: str, amp: str | None = None, batch_size: int | None = N
     groups: dict[str, float] = {}
     conv_backward = []
     for e in events:
-        groups[group_of(e.key)] = groups.get(group_of(e.key), 0.0) + e.self_cpu_time_total
+        work = group_of(e.key)
+        groups[work] = groups.get(work, 0.0) + e.self_cpu_time_total
         if "convolution_backward" in e.key:
             # input_shapes: the output's gradient, then the layer's input
             conv_backward.append({"input": e.input_shapes[1], "ms_per_step": e.self_cpu_time_total / steps / 1e3})

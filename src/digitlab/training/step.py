@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from digitlab.core.runinfo import cpu_has_bf16
 from digitlab.inference import predict_logits
 
 from .distill import loss as distill_loss
@@ -52,10 +53,10 @@ def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel | None
 
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` runs bfloat16 arithmetic in hardware: a CUDA GPU that supports it, or a CPU
-    with avx512_bf16 or AMX (oneDNN's bf16 kernels; elsewhere it emulates them, more slowly)."""
+    with avx512_bf16 or AMX (:func:`digitlab.core.runinfo.cpu_has_bf16`)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    return device.type == "cpu" and cpu_has_bf16()
 
 
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
