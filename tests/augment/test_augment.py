@@ -88,6 +88,31 @@ def test_zoom_scales_ink_area_within_the_range(digits):
     assert np.all((ratio > 1 / 1.1**2 - 0.05) & (ratio < 1 / 0.9**2 + 0.05)) and ratio.std() > 0.02
 
 
+def test_elastic_field_is_scipys_gaussian_filter_of_uniform_noise():
+    from scipy.ndimage import gaussian_filter
+
+    from digitlab.augment.geometry import smooth_noise
+
+    field = smooth_noise(3, 28, 28, 4.0, torch.Generator().manual_seed(1)).numpy()
+    noise = (torch.rand(3, 2, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1).numpy()
+    want = gaussian_filter(noise.astype(np.float64), (0, 0, 4.0, 4.0), mode="constant", cval=0.0)
+    np.testing.assert_allclose(field, want, atol=1e-6)
+
+
+def test_elastic_bends_strokes_but_keeps_the_ink_and_the_draws_without_it(digits):
+    x, _ = digits
+    out = _affine(x, elastic=34.0)
+    assert np.isfinite(out).all() and not np.allclose(out, x / 255, atol=1e-2)
+    ratio = out.sum((1, 2)) / (x.sum((1, 2)) / 255)  # strokes stretch and shrink locally, not vanish
+    assert np.all((ratio > 0.5) & (ratio < 1.5)) and abs(ratio.mean() - 1) < 0.1
+    # off, the generator gives exactly the numbers it always did: runs without elastic are unchanged
+    np.testing.assert_array_equal(_affine(x, seed=3, rotation=10), _affine(x, seed=3, rotation=10, elastic=0.0))
+    warp = augment.realtime_fn(
+        {"enabled": True, "rotation": 0, "shift": 0, "zoom": 0, "elastic": 20}, torch.Generator()
+    )
+    assert warp is not None
+
+
 def test_realtime_is_seeded_and_can_be_switched_off(digits):
     x, _ = digits
     np.testing.assert_array_equal(_affine(x, seed=5, rotation=10), _affine(x, seed=5, rotation=10))

@@ -48,7 +48,7 @@ def test_amp_off_reads_as_off_although_yaml_reads_it_as_false():
 
 def test_fast_presets_state_only_their_recipe():
     fast, long = config.resolve("fast"), config.resolve("fast-long")
-    assert fast["model"] == {"arch": "fast", "stages": [[16], [32], [64, 64]], "unshuffle": False, "l2": 0.0}
+    assert fast["model"] == {"arch": "fast", "stages": [[16], [32], [64, 64]], "unshuffle": False, "pool_first": False, "l2": 0.0}
     assert (fast["train"]["epochs"], fast["train"]["batch_size"], fast["train"]["label_smoothing"]) == (5, 512, 0.1)
     assert fast["train"]["amp"] == "native"
     assert fast["callbacks"]["checkpoint"]["monitor"] == "val_acc" and fast["augment"]["static"]["copies"] == 0

@@ -81,6 +81,22 @@ def test_fast_network_stages_and_its_bad_settings():
         build_model({"arch": "fast", "stages": [[16], [32]]})
 
 
+def test_fast_pool_first_runs_the_stage_after_its_first_convolution_at_the_pooled_size():
+    plain = build_model({"arch": "fast", "stages": [[16], [32], [64, 64]]})
+    first = build_model({"arch": "fast", "stages": [[16], [32], [64, 64]], "pool_first": True})
+    assert count_parameters(first) == count_parameters(plain)  # the same weights, in another order
+
+    def batchnorm_sizes(net):
+        x, sizes = torch.rand(2, 1, 28, 28), []
+        for layer in net.features:
+            x = layer(x)
+            sizes += [x.shape[-1]] if isinstance(layer, torch.nn.BatchNorm2d) else []
+        return sizes
+
+    assert batchnorm_sizes(plain) == [28, 14, 7, 7]
+    assert batchnorm_sizes(first) == [14, 7, 3, 3]  # BatchNorm on a quarter of the pixels
+
+
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(DigitlabError, match="unknown model 'resnet'.*seed1"):
         build_model({"arch": "resnet"})

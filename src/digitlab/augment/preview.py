@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .realtime import REALTIME_TRANSFORMS, random_affine
+from .realtime import REALTIME_TRANSFORMS, random_affine, warp_settings
 from .static import STATIC_TRANSFORMS, build_static, enabled_static
 
 
@@ -22,13 +22,15 @@ def preview_rows(aug_cfg: dict, images: np.ndarray, draws: int = 7, seed: int = 
         rows.append((title, np.stack([img] + [pipe(image=img)["image"] for _ in range(draws)])))
     rt = aug_cfg["realtime"]
     gen = torch.Generator().manual_seed(seed)
-    for j, name in enumerate(REALTIME_TRANSFORMS):
+    shown = [k for k in REALTIME_TRANSFORMS if k != "elastic" or rt.get("elastic")]  # elastic: only when on
+    for j, name in enumerate(shown):
         img = images[(len(names) + j) % len(images)]
-        amount = float(rt[name] or 0)
-        kw = {k: (amount if k == name else 0.0) for k in REALTIME_TRANSFORMS}
+        settings = warp_settings(rt)
+        amount = settings[name]
+        kw = {**settings, **{k: (amount if k == name else 0.0) for k in REALTIME_TRANSFORMS}}
         batch = torch.from_numpy(np.repeat(img[None, None], draws, 0)).float() / 255.0
         warped = (random_affine(batch, gen, **kw)[:, 0] * 255).round().clamp(0, 255).byte().numpy()
-        unit = {"rotation": " degrees", "shift": " of the size", "zoom": ""}[name]
+        unit = {"rotation": " degrees", "shift": " of the size", "zoom": "", "elastic": " pixels"}[name]
         state = "on" if rt["enabled"] else "off in this preset"
         rows.append((f"{name} +-{amount:g}{unit} (real-time, {state})", np.concatenate([img[None], warped])))
     return rows

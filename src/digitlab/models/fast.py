@@ -21,17 +21,28 @@ def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+def _stage(cin: int, stage: list[int], pool_first: bool) -> list[nn.Module]:
+    layers = []
+    for i, cout in enumerate(stage):
+        conv, *rest = _conv_bn(cin, int(cout))
+        # pool_first: the pool right after the stage's first convolution (airbench's order), so
+        # BatchNorm, ReLU and the later convolutions run on a quarter of the pixels
+        layers += [conv, nn.MaxPool2d(2), *rest] if pool_first and i == 0 else [conv, *rest]
+        cin = int(cout)
+    return layers if pool_first else [*layers, nn.MaxPool2d(2)]
+
+
 class FastNet(nn.Module):
-    def __init__(self, stages: list[list[int]], unshuffle: bool = False, num_classes: int = 10):
+    def __init__(
+        self, stages: list[list[int]], unshuffle: bool = False, pool_first: bool = False, num_classes: int = 10
+    ):
         super().__init__()
         # unshuffle: each 2x2 block of pixels becomes 4 channels of a 14x14 image, so the first
         # convolution sees 4 channels at 14x14 instead of 1 at 28x28
         layers, cin = ([nn.PixelUnshuffle(2)], 4) if unshuffle else ([], 1)
         for stage in stages:
-            for cout in stage:
-                layers += _conv_bn(cin, int(cout))
-                cin = int(cout)
-            layers.append(nn.MaxPool2d(2))
+            layers += _stage(cin, stage, pool_first)
+            cin = int(stage[-1])
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(cin * 3 * 3, num_classes)
 
@@ -43,7 +54,7 @@ class FastNet(nn.Module):
 
 
 @register("fast", "fast: conv-BN-ReLU stages with max pooling (16 / 32 / 64-64 by default), one linear layer")
-def fast(stages: list | tuple = ((16,), (32,), (64, 64)), unshuffle: bool = False) -> FastNet:
+def fast(stages: list | tuple = ((16,), (32,), (64, 64)), unshuffle: bool = False, pool_first: bool = False) -> FastNet:
     want = 2 if unshuffle else 3  # pools to 3x3: 28 -> 14 -> 7 -> 3, or 14 -> 7 -> 3 after unshuffling
     ok = len(stages) == want and all(
         isinstance(s, (list, tuple)) and s and all(isinstance(c, int) and c >= 1 for c in s) for s in stages
@@ -54,4 +65,4 @@ def fast(stages: list | tuple = ((16,), (32,), (64, 64)), unshuffle: bool = Fals
             f"{' with unshuffle' if unshuffle else ''}, e.g. {[[32], [64, 64]] if unshuffle else [[16], [32], [64, 64]]}, "
             f"got {stages}"
         )
-    return FastNet([list(s) for s in stages], bool(unshuffle))
+    return FastNet([list(s) for s in stages], bool(unshuffle), bool(pool_first))

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab.augment import REALTIME_TRANSFORMS, random_affine, static_expand
+from digitlab.augment import random_affine, static_expand
+from digitlab.augment.realtime import warp_settings
 from digitlab.models import build_model
 from digitlab.training.step import train_step
 
@@ -29,7 +30,7 @@ def augment_benchmark(cfg: dict, x: np.ndarray, y: np.ndarray, steps: int = 20, 
     gen = torch.Generator().manual_seed(0)
     xb = torch.from_numpy(x[:bs]).float().div(255).unsqueeze(1)
     yb = torch.from_numpy(y[:bs]).long()
-    warp = {k: float(rt[k] or 0) for k in REALTIME_TRANSFORMS}
+    warp = warp_settings(rt)
     l2, clip = float(cfg["model"]["l2"]), cfg["train"]["clipnorm"]
 
     def step(mode: str) -> None:

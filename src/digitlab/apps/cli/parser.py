@@ -23,9 +23,9 @@ class Parser(argparse.ArgumentParser):
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):
-        # an option whose help already says its default (a path worked out at run time) keeps that
-        # instead of gaining argparse's "(default: None)"
-        if "(default" in (action.help or ""):
+        # an option whose help already says its default (a path worked out at run time, a preset's
+        # value) keeps that, and "(default: None)" says nothing worth the space
+        if "(default" in (action.help or "") or action.default is None:
             return action.help
         return super()._get_help_string(action)
 
