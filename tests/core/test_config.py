@@ -48,11 +48,17 @@ def test_amp_off_reads_as_off_although_yaml_reads_it_as_false():
 
 def test_fast_presets_state_only_their_recipe():
     fast, long = config.resolve("fast"), config.resolve("fast-long")
-    assert fast["model"] == {"arch": "fast", "stages": [[16], [32], [64, 64]], "unshuffle": False, "pool_first": False, "l2": 0.0}
+    assert fast["model"] == {
+        "arch": "fast",
+        "stages": [[16], [64], [128, 128]],
+        "unshuffle": False,
+        "pool_first": True,
+        "l2": 0.0,
+    }
     assert (fast["train"]["epochs"], fast["train"]["batch_size"], fast["train"]["label_smoothing"]) == (5, 512, 0.1)
     assert fast["train"]["amp"] == "native"
     assert fast["callbacks"]["checkpoint"]["monitor"] == "val_acc" and fast["augment"]["static"]["copies"] == 0
-    assert long["train"]["epochs"] == 16 and {**long, "train": None} == {**fast, "train": None, "preset": "fast-long"}
+    assert long["train"]["epochs"] == 18 and {**long, "train": None} == {**fast, "train": None, "preset": "fast-long"}
 
 
 def test_config_file_merges_over_its_preset(tmp_path):

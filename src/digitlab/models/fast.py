@@ -1,12 +1,16 @@
 """``fast``: a small BatchNorm CNN built for time to accuracy on a CPU (no I/O here).
 
-Three stages of 3x3 convolutions (conv -> BatchNorm -> ReLU, no bias), each ending in
-a 2x2 max pool, 28 -> 14 -> 7 -> 3, then one linear layer on the 3x3 map. ``stages``
-lists each stage's channel counts, so ``[[16], [32, 32], [64, 64]]`` is one convolution
-at 28x28 and two at 14x14 and 7x7. On a CPU the full-resolution stage costs most per
+Three stages of 3x3 convolutions (conv -> BatchNorm -> ReLU, no bias), each with a 2x2
+max pool, 28 -> 14 -> 7 -> 3, then one linear layer on the 3x3 map. ``stages`` lists each
+stage's channel counts, so ``[[16], [32, 32], [64, 64]]`` is one convolution at 28x28 and
+two at 14x14 and 7x7. With ``pool_first`` each stage pools right after its first
+convolution instead of at its end (airbench's order), so the `fast` preset's
+``[[16], [64], [128, 128]]`` has one convolution each at 28x28, 14x14, 7x7 and 3x3, and
+BatchNorm and ReLU never run at full size: in the other order they, with the pools, took
+more than half of the training step. On a CPU the full-resolution stage costs most per
 multiply (its input has one channel, which oneDNN runs poorly), so it gets the fewest.
-No dropout: the real-time warps and label smoothing regularise it, and a network this
-small underfits before it overfits in a few epochs.
+No dropout: the real-time warps and label smoothing regularise it, and dropout 0.3 before
+the linear layer lowered validation accuracy in 18 epochs.
 """
 
 from __future__ import annotations

@@ -65,11 +65,12 @@ def train_flops_per_image(model_cfg: dict) -> int:
     return counter.get_total_flops() // 8
 
 
-def training_step(preset: str, plain: bool = False, amp: str | None = None, batch_size: int | None = None):
-    """A preset's network and one step on a fixed random batch, as (step, batch size, autocast dtype):
-    digitlab's step (:func:`digitlab.training.step.train_step`, channels-last, under ``amp`` or the
-    preset's ``train.amp``) or a plain eager float32 loop. :mod:`digitlab.tools.profile_step` profiles it."""
-    cfg = config.resolve(preset)
+def training_step(preset: str, plain: bool = False, amp: str | None = None, batch_size: int | None = None, sets=()):
+    """A preset's network (with ``sets``, ``--set`` overrides) and one step on a fixed random batch, as
+    (step, batch size, autocast dtype): digitlab's step (:func:`digitlab.training.step.train_step`,
+    channels-last, under ``amp`` or the preset's ``train.amp``) or a plain eager float32 loop.
+    :mod:`digitlab.tools.profile_step` profiles it."""
+    cfg = config.resolve(preset, sets=list(sets))
     bs, l2, clip = batch_size or cfg["train"]["batch_size"], cfg["model"]["l2"], cfg["train"]["clipnorm"]
     torch.manual_seed(0)
     model = build_model(cfg["model"]).train()

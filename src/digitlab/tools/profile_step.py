@@ -48,9 +48,9 @@ def group_of(name: str) -> str:
     return next((g for key, g in GROUPS if key in name), "everything else")
 
 
-def profile_step(preset: str, amp: str | None = None, batch_size: int | None = None, steps: int = 8) -> dict:
+def profile_step(preset: str, amp: str | None = None, batch_size: int | None = None, steps: int = 8, sets=()) -> dict:
     """Median step speed, then each kind of work's share of ``steps`` profiled steps."""
-    step, bs, dtype = training_step(preset, amp=amp, batch_size=batch_size)
+    step, bs, dtype = training_step(preset, amp=amp, batch_size=batch_size, sets=sets)
     median = float(np.median(time_calls(step, max(steps, 5), 3)))
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         for _ in range(steps):
@@ -68,6 +68,7 @@ def profile_step(preset: str, amp: str | None = None, batch_size: int | None = N
     ordered = sorted(groups.items(), key=lambda kv: -kv[1])
     return {
         "preset": preset,
+        "sets": list(sets),
         "batch_size": bs,
         "precision": "bf16" if dtype is torch.bfloat16 else "float32",
         "threads": torch.get_num_threads(),
@@ -81,7 +82,7 @@ def profile_step(preset: str, amp: str | None = None, batch_size: int | None = N
 
 def table(r: dict) -> str:
     lines = [
-        f"{r['preset']} training step, batch {r['batch_size']}, {r['precision']}, "
+        f"{r['preset']}{''.join(' --set ' + x for x in r.get('sets', []))} training step, batch {r['batch_size']}, {r['precision']}, "
         f"{r['machine']}: median {r['median_step_ms']:.0f} ms ({r['images_per_s']:,.0f} images/s)",
         "| work | share of CPU time | ms per step (profiled) |",
         "|---|---:|---:|",
@@ -101,13 +102,16 @@ def main(argv=None) -> int:
         "--amp", choices=["auto", "native", "bf16", "off"], help="precision (default: the preset's train.amp)"
     )
     ap.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, as digitlab train's"
+    )
     ap.add_argument("--steps", type=int, default=8, help="steps profiled, after timing and warm-up (default: 8)")
     ap.add_argument("--json", help="also write the result to this JSON file")
     args = ap.parse_args(argv)
     try:
         if args.steps < 1 or (args.batch_size is not None and args.batch_size < 2):
             raise DigitlabError("--steps must be 1 or more and --batch-size 2 or more")
-        r = profile_step(args.preset, args.amp, args.batch_size, args.steps)
+        r = profile_step(args.preset, args.amp, args.batch_size, args.steps, args.set)
     except DigitlabError as e:
         ap.exit(2, f"error: {e}\n")
     print(table(r))
