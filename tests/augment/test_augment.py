@@ -111,6 +111,8 @@ def test_elastic_bends_strokes_but_keeps_the_ink_and_the_draws_without_it(digits
         {"enabled": True, "rotation": 0, "shift": 0, "zoom": 0, "elastic": 20}, torch.Generator()
     )
     assert warp is not None
+    with pytest.raises(DigitlabError, match="elastic_sigma must be a positive number"):
+        augment.realtime_fn({"enabled": True, "elastic": 20, "elastic_sigma": 0}, torch.Generator())
 
 
 def test_realtime_is_seeded_and_can_be_switched_off(digits):

@@ -17,6 +17,8 @@ import math
 
 import torch
 
+from digitlab.core.errors import DigitlabError
+
 from .geometry import affine, smooth_noise
 
 REALTIME_TRANSFORMS = ("rotation", "shift", "zoom", "elastic")
@@ -54,7 +56,12 @@ def random_affine(
 def warp_settings(realtime_cfg: dict) -> dict:
     """``random_affine``'s keyword arguments from an ``augment.realtime`` section (null: off)."""
     kw = {k: float(realtime_cfg.get(k) or 0) for k in REALTIME_TRANSFORMS}
-    return {**kw, "elastic_sigma": float(realtime_cfg.get("elastic_sigma") or 4.0)}
+    sigma = realtime_cfg.get("elastic_sigma", 4.0)
+    if kw["elastic"] and not (isinstance(sigma, (int, float)) and sigma > 0):
+        raise DigitlabError(
+            f"augment.realtime.elastic_sigma must be a positive number of pixels, e.g. 4; got {sigma!r}"
+        )
+    return {**kw, "elastic_sigma": float(sigma or 4.0)}
 
 
 def realtime_fn(realtime_cfg: dict, generator: torch.Generator):
