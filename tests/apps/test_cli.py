@@ -14,6 +14,12 @@ def test_models_lists_presets_with_parameter_counts():
     assert res.returncode == 0
     lines = {ln.split()[0]: ln for ln in res.stdout.splitlines()[1:]}
     assert "934,064" in lines["seed1"] and "930,940" in lines["seed1"] and "2,1" in lines["seed2"]
+    assert "242,746" in lines["fast"]  # the fast preset's network, not the registry's defaults
+
+
+def test_help_shows_no_empty_defaults():
+    res = run_cli("train", "--help")
+    assert "(default: None)" not in res.stdout and "--config FILE" in res.stdout
 
 
 def test_help_states_defaults():

@@ -71,6 +71,18 @@ def test_config_file_merges_over_its_preset(tmp_path):
         config.resolve(None, str(f))
 
 
+def test_a_config_files_model_section_naming_its_network_states_all_of_it(tmp_path):
+    # an earlier fast run's config.yaml: no pool_first, so its network pools at the end of each
+    # stage, as its checkpoint does, even though the fast preset now pools early
+    f = tmp_path / "config.yaml"
+    f.write_text("preset: fast\nmodel: {arch: fast, stages: [[16], [32], [64, 64]], unshuffle: false, l2: 0.0}\n")
+    c = config.resolve(None, str(f))
+    assert c["model"] == {"arch": "fast", "stages": [[16], [32], [64, 64]], "unshuffle": False, "l2": 0.0}
+    assert c["train"]["epochs"] == 5  # the rest still comes from the preset
+    f.write_text("preset: fast\nmodel: {stages: [[16], [32], [64, 64]]}\n")  # no arch: merged key by key
+    assert config.resolve(None, str(f))["model"]["pool_first"] is True
+
+
 def _leaves(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():

@@ -29,7 +29,8 @@ def smooth_noise(n: int, h: int, w: int, sigma: float, generator: torch.Generato
 
 
 def _blur_matrix(size: int, sigma: float) -> torch.Tensor:
+    radius = int(4 * sigma + 0.5)  # scipy's kernel: truncated at 4 sigma, rounded half up
     i = torch.arange(size, dtype=torch.float32)
     d = i[:, None] - i[None, :]
-    k = torch.exp(-0.5 * (d / sigma) ** 2) * (d.abs() <= round(4 * sigma))  # scipy truncates at 4 sigma
-    return k / torch.exp(-0.5 * (torch.arange(-round(4 * sigma), round(4 * sigma) + 1) / sigma) ** 2).sum()
+    k = torch.exp(-0.5 * (d / sigma) ** 2) * (d.abs() <= radius)
+    return k / torch.exp(-0.5 * (torch.arange(-radius, radius + 1) / sigma) ** 2).sum()

@@ -30,7 +30,12 @@ def preview_rows(aug_cfg: dict, images: np.ndarray, draws: int = 7, seed: int = 
         kw = {**settings, **{k: (amount if k == name else 0.0) for k in REALTIME_TRANSFORMS}}
         batch = torch.from_numpy(np.repeat(img[None, None], draws, 0)).float() / 255.0
         warped = (random_affine(batch, gen, **kw)[:, 0] * 255).round().clamp(0, 255).byte().numpy()
-        unit = {"rotation": " degrees", "shift": " of the size", "zoom": "", "elastic": " pixels"}[name]
+        unit = {"rotation": " degrees", "shift": " of the size", "zoom": ""}
         state = "on" if rt["enabled"] else "off in this preset"
-        rows.append((f"{name} +-{amount:g}{unit} (real-time, {state})", np.concatenate([img[None], warped])))
+        what = (
+            f"elastic alpha {amount:g}, sigma {settings['elastic_sigma']:g} pixels"
+            if name == "elastic"
+            else f"{name} +-{amount:g}{unit[name]}"
+        )
+        rows.append((f"{what} (real-time, {state})", np.concatenate([img[None], warped])))
     return rows

@@ -57,11 +57,11 @@ def warp_settings(realtime_cfg: dict) -> dict:
     """``random_affine``'s keyword arguments from an ``augment.realtime`` section (null: off)."""
     kw = {k: float(realtime_cfg.get(k) or 0) for k in REALTIME_TRANSFORMS}
     sigma = realtime_cfg.get("elastic_sigma", 4.0)
-    if kw["elastic"] and not (isinstance(sigma, (int, float)) and sigma > 0):
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma <= 0:
         raise DigitlabError(
             f"augment.realtime.elastic_sigma must be a positive number of pixels, e.g. 4; got {sigma!r}"
         )
-    return {**kw, "elastic_sigma": float(sigma or 4.0)}
+    return {**kw, "elastic_sigma": float(sigma)}
 
 
 def realtime_fn(realtime_cfg: dict, generator: torch.Generator):

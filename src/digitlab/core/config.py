@@ -121,6 +121,11 @@ def resolve(preset: str | None = DEFAULT_PRESET, config_file: str | None = None,
     file_cfg = _read_yaml(Path(config_file)) if config_file else {}
     name = preset or file_cfg.get("preset") or DEFAULT_PRESET  # a run's config.yaml names its preset
     cfg = load_preset(name)
+    if isinstance(file_cfg.get("model"), dict) and "arch" in file_cfg["model"]:
+        # a model section that names its network states all of it (a run's config.yaml): a key it
+        # lacks takes the network's own default, as when its checkpoint is loaded, not the preset's
+        file_cfg = dict(file_cfg)
+        cfg["model"] = file_cfg.pop("model")
     if file_cfg:
         cfg = merge(cfg, file_cfg)
     for item in sets or []:

@@ -6,8 +6,8 @@ record). Weights are int8 per output channel (7-bit range) and activations uint8
 with scales calibrated on images of the model's own training split (min-max over
 ``calib_images`` of them); test images are never used. On the 2-core CPUs measured
 (AMD EPYC with AVX2, and with AVX-512 and VNNI), int8 runs at batch 1 no faster than
-float: about 1.0-1.2 times the float export's latency for both the shipped and the
-``fast`` network (results/README.md#int8).
+float: about 1.0-1.2 times the float export's latency for both the shipped network and
+the earlier ``fast`` network, 16 / 32 / 64-64 (results/README.md#int8).
 
 The file is kept only if, on the model's validation split, it gives the same digit
 as the float model on at least 99.8% of the first ``check_images`` images and its

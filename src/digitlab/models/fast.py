@@ -7,7 +7,7 @@ two at 14x14 and 7x7. With ``pool_first`` each stage pools right after its first
 convolution instead of at its end (airbench's order), so the `fast` preset's
 ``[[16], [64], [128, 128]]`` has one convolution each at 28x28, 14x14, 7x7 and 3x3, and
 BatchNorm and ReLU never run at full size: in the other order they, with the pools, took
-more than half of the training step. On a CPU the full-resolution stage costs most per
+43-52% of the training step. On a CPU the full-resolution stage costs most per
 multiply (its input has one channel, which oneDNN runs poorly), so it gets the fewest.
 No dropout: the real-time warps and label smoothing regularise it, and dropout 0.3 before
 the linear layer lowered validation accuracy in 18 epochs.
@@ -57,7 +57,10 @@ class FastNet(nn.Module):
         return [self.head.weight]
 
 
-@register("fast", "fast: conv-BN-ReLU stages with max pooling (16 / 32 / 64-64 by default), one linear layer")
+@register(
+    "fast",
+    "fast: conv-BN-ReLU stages with max pooling (the preset: 16 / 64 / 128-128, pooling early), one linear layer",
+)
 def fast(stages: list | tuple = ((16,), (32,), (64, 64)), unshuffle: bool = False, pool_first: bool = False) -> FastNet:
     want = 2 if unshuffle else 3  # pools to 3x3: 28 -> 14 -> 7 -> 3, or 14 -> 7 -> 3 after unshuffling
     ok = len(stages) == want and all(

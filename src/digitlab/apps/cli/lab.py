@@ -78,8 +78,11 @@ def add_models(sub) -> None:
 
 def cmd_models(args) -> None:
     print(f"{'preset':<8} {'trainable':>11} {'total (Keras)':>14}  description")
+    presets = set(config.presets())
     for name, desc in available().items():
-        c = count_parameters(build_model({"arch": name}))
+        # the preset's own network where there is one (fast's channels and pooling are the preset's)
+        spec = config.resolve(name)["model"] if name in presets else {"arch": name}
+        c = count_parameters(build_model(spec))
         print(f"{name:<8} {c['trainable']:>11,} {c['total']:>14,}  {desc}")
 
 
@@ -128,12 +131,9 @@ def cmd_augment(args) -> None:
         raise DigitlabError("--draws must be between 1 and 20")
     x, y = data.load_mnist("train", args.data_dir)
     picks = x[[int(np.flatnonzero(y == d)[0]) for d in (2, 3, 4, 5, 7, 8, 9, 6)]]
-    plots.augment_preview(augment.preview_rows(cfg["augment"], picks, args.draws, args.seed), args.out)
-    n_static = len(augment.enabled_static(cfg["augment"]["static"]))
-    print(
-        f"wrote {args.out}: {n_static + len(augment.REALTIME_TRANSFORMS)} transforms "
-        f"x {args.draws} draws ({args.preset})"
-    )
+    rows = augment.preview_rows(cfg["augment"], picks, args.draws, args.seed)
+    plots.augment_preview(rows, args.out)
+    print(f"wrote {args.out}: {len(rows)} transforms x {args.draws} draws ({args.preset})")
 
 
 def add_bench(sub) -> None:

@@ -24,8 +24,8 @@ class Parser(argparse.ArgumentParser):
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):
         # an option whose help already says its default (a path worked out at run time, a preset's
-        # value) keeps that, and "(default: None)" says nothing worth the space
-        if "(default" in (action.help or "") or action.default is None:
+        # value) keeps that, and "(default: None)" or "(default: [])" says nothing worth the space
+        if "(default" in (action.help or "") or action.default in (None, []):
             return action.help
         return super()._get_help_string(action)
 
