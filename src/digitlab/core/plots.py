@@ -6,16 +6,23 @@ from __future__ import annotations
 import os
 import textwrap
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # headless: never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .io import save_figure_atomic
 
-from .io import save_figure_atomic  # noqa: E402
+
+def _pyplot():
+    # imported on first use: pyplot takes about half a second, which every command would pay
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def training_curves(history: list[dict], path: str | os.PathLike) -> None:
+    plt = _pyplot()
     ep = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     axes[0].plot(ep, [h["loss"] for h in history], "o-", ms=3, label="train")
@@ -46,6 +53,7 @@ def training_curves(history: list[dict], path: str | os.PathLike) -> None:
 
 def confusion_matrices(named: dict[str, np.ndarray], path: str | os.PathLike) -> None:
     """One panel per evaluated set; off-diagonal counts are what to look at."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(named), figsize=(5.6 * len(named), 5), squeeze=False)
     for ax, (name, cm) in zip(axes[0], named.items()):
         cm = np.asarray(cm)
@@ -87,6 +95,7 @@ def misclassified(
     cols: int = 10,
 ) -> None:
     """``named[set] = (images, true, pred, confidence)`` of errors, most confident first."""
+    plt = _pyplot()
     rows_per = {k: max(1, int(np.ceil(min(len(v[0]), per_set) / cols))) for k, v in named.items()}
     total_rows = sum(rows_per.values()) + len(named)
     fig = plt.figure(figsize=(cols * 1.15, total_rows * 1.3))
@@ -120,6 +129,7 @@ def misclassified(
 def _image_grid(rows: list[tuple[str, np.ndarray]], cols: int, figsize, blank_off: bool):
     """One row of framed digit images per entry (uint8 0-255 or float 0-1); cells past a row's
     images stay empty frames, or are hidden with ``blank_off``."""
+    plt = _pyplot()
     fig, axes = plt.subplots(len(rows), cols, figsize=figsize, squeeze=False)
     for r, (_, images) in enumerate(rows):
         for c in range(cols):
@@ -137,6 +147,7 @@ def _image_grid(rows: list[tuple[str, np.ndarray]], cols: int, figsize, blank_of
 
 def augment_preview(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike) -> None:
     """A grid with one row per transform: the original, then several random draws."""
+    plt = _pyplot()
     cols = max(len(r[1]) for r in rows)
     fig, axes = _image_grid(rows, cols, (cols * 1.1, len(rows) * 1.45), blank_off=True)
     for r, (title, _) in enumerate(rows):
@@ -150,6 +161,7 @@ def augment_preview(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike)
 def reliability(named: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
     """Reliability diagrams: accuracy against confidence per bin, one panel per ``named`` entry
     (each from :func:`digitlab.inference.calibrate.reliability`), with the ECE in the title."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(named), figsize=(4.2 * len(named), 4), squeeze=False)
     for ax, (name, r) in zip(axes[0], named.items()):
         bins = len(r["count"])
@@ -195,6 +207,7 @@ def reliability(named: dict[str, dict], path: str | os.PathLike, title: str = ""
 
 def image_rows(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike, cols: int = 10) -> None:
     """One titled row of example images (float [0, 1] or uint8) per entry."""
+    plt = _pyplot()
     fig, axes = _image_grid(rows, cols, (cols * 0.9, len(rows) * 1.05), blank_off=False)
     for r, (title, _) in enumerate(rows):
         axes[r, 0].set_title(title, fontsize=8, loc="left")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from digitlab.core import config as config_mod
 from digitlab.core.errors import DigitlabError
@@ -45,6 +44,8 @@ def _subsample(idx: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> np.n
     """A stratified ``n`` of the MNIST training indices (all of them when ``n`` is null or larger)."""
     if n is None or n >= len(idx):
         return idx
+    from sklearn.model_selection import train_test_split  # a second to import: only splitting pays it
+
     keep, _ = train_test_split(idx, train_size=int(n), random_state=seed, stratify=y[idx])
     return np.sort(keep)
 

@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from digitlab.core.errors import DigitlabError
 from digitlab.core.io import sha256_bytes
@@ -90,6 +89,8 @@ def combine(
 
 def stratified_split(y: np.ndarray, val_fraction: float, seed: int, limit: int | None = None):
     """Seeded, stratified indices ``(train_idx, val_idx)``; ``limit`` subsamples first."""
+    from sklearn.model_selection import train_test_split  # a second to import: only splitting pays it
+
     idx = np.arange(len(y))
     if not 0 < val_fraction < 1:
         raise DigitlabError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")

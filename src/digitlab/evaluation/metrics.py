@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 DIGITS = list(range(10))
 
 
 def metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
+    # sklearn takes most of a second to import: only this pays it
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
     pred = probs.argmax(1)
     p, r, f, s = precision_recall_fscore_support(y_true, pred, labels=DIGITS, zero_division=0)
     return {

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import logsumexp, softmax
-from sklearn.metrics import roc_auc_score
 
 from digitlab.data.nondigits import FAMILIES, HELD_OUT, TRAINING, non_digits
 
@@ -30,6 +29,8 @@ def scores(logits: np.ndarray, temperature: float) -> dict[str, np.ndarray]:
 
 
 def _auroc(digit_scores: np.ndarray, other_scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score  # most of a second to import: only this pays it
+
     y = np.r_[np.ones(len(digit_scores)), np.zeros(len(other_scores))]
     return float(roc_auc_score(y, np.r_[digit_scores, other_scores]))
 

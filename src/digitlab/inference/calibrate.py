@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
 from digitlab.core.io import sha256_file, write_json_atomic
@@ -41,6 +40,8 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The T in [0.05, 20] that minimises the NLL of ``softmax(logits / T)``."""
+    from scipy.optimize import minimize_scalar  # a third of a second to import: only fitting pays it
+
     res = minimize_scalar(
         lambda log_t: nll(logits, labels, float(np.exp(log_t))),
         bounds=(np.log(0.05), np.log(20.0)),

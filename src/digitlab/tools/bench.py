@@ -97,7 +97,7 @@ def train_speed(preset: str, steps: int, warmup: int = 3, plain: bool = False) -
     return bs / float(np.median(times))
 
 
-def train_part(steps: int) -> dict:
+def train_part(steps: int, warmup: int = 3) -> dict:
     peak = matmul_peak()
     rows = {}
     for name, label in NETWORKS.items():
@@ -105,7 +105,7 @@ def train_part(steps: int) -> dict:
         flops = train_flops_per_image(cfg["model"])
         bf16 = " (bf16)" if amp_dtype(cfg["train"]["amp"], torch.device("cpu")) else ""
         for plain in (True, False):
-            ips = train_speed(name, steps, plain=plain)
+            ips = train_speed(name, steps, warmup, plain=plain)
             rows[f"{name} {'plain eager loop' if plain else 'digitlab train step' + bf16}"] = {
                 "network": label,
                 "images_per_s": ips,
@@ -151,7 +151,7 @@ def run(quick: bool = False, model=None, clients: int = 16, skip=(), progress=pr
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     parts = [
-        ("train", lambda: train_part(steps=5 if quick else 20)),
+        ("train", lambda: train_part(steps=3, warmup=1) if quick else train_part(steps=20)),
         ("inference", lambda: inference_part(model, repeats=200 if quick else 2000)),
         (
             "api",

@@ -27,7 +27,6 @@ import time
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from digitlab.data import data_dir as data_dir_of
@@ -96,6 +95,8 @@ def choose_threshold(digits: np.ndarray, others: np.ndarray, max_digits_rejected
     """The ``max_digits_rejected`` quantile of the validation digits' P(digit) (the lower of the two
     nearest scores, so at most that share is called no digit), and what it does to the validation
     non-digits."""
+    from sklearn.metrics import roc_auc_score  # most of a second to import: only this pays it
+
     threshold = float(np.quantile(digits, max_digits_rejected, method="lower"))
     return {
         "threshold": threshold,
