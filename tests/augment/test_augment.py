@@ -132,7 +132,7 @@ def test_static_expansion_is_cached_and_independent_of_worker_count(digits, tmp_
     def must_not_compute(*args, **kwargs):
         raise AssertionError("the second run must reuse the cache")
 
-    monkeypatch.setattr(augment.static, "_augment_chunk", must_not_compute)
+    monkeypatch.setattr("digitlab.augment.static._augment_chunk", must_not_compute)
     b, _, info2 = augment.static_expand(x, y, {**cfg, "workers": 4}, seed=9, cache_dir=tmp_path, progress=False)
     assert info2["cached"] is True and info2["key"] == info["key"]
     np.testing.assert_array_equal(a, b)

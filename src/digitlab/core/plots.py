@@ -12,7 +12,7 @@ from .io import save_figure_atomic
 
 
 def _pyplot():
-    # imported on first use: pyplot takes about half a second, which every command would pay
+    # imported on first use: pyplot takes about a third of a second, which every command would pay
     import matplotlib
 
     matplotlib.use("Agg")  # headless: never needs a display

@@ -40,7 +40,7 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The T in [0.05, 20] that minimises the NLL of ``softmax(logits / T)``."""
-    from scipy.optimize import minimize_scalar  # a third of a second to import: only fitting pays it
+    from scipy.optimize import minimize_scalar  # slow to import: only fitting pays it
 
     res = minimize_scalar(
         lambda log_t: nll(logits, labels, float(np.exp(log_t))),
