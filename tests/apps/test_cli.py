@@ -22,6 +22,18 @@ def test_help_shows_no_empty_defaults():
     assert "(default: None)" not in res.stdout and "--config FILE" in res.stdout
 
 
+def test_the_command_line_starts_without_the_slow_libraries():
+    # sklearn, pyplot, scipy.optimize and albumentations load when a command needs them: together they
+    # took about 2 s of every command's start, `digitlab --help` and argument errors included
+    import subprocess
+    import sys
+
+    heavy = ("sklearn", "matplotlib.pyplot", "scipy.optimize", "albumentations")
+    code = f"import sys, digitlab.apps.cli.main; print([m for m in {heavy!r} if m in sys.modules])"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr[-2000:]
+
+
 def test_help_states_defaults():
     res = run_cli("train", "--help")
     assert res.returncode == 0 and "--resume" in res.stdout and "--dry-run" in res.stdout and "default" in res.stdout
