@@ -3,6 +3,7 @@ matrices, misclassified examples. All written atomically as PNG."""
 
 from __future__ import annotations
 
+import functools
 import os
 import textwrap
 
@@ -11,8 +12,10 @@ import numpy as np
 from .io import save_figure_atomic
 
 
+@functools.cache
 def _pyplot():
-    # imported on first use: pyplot takes about a third of a second, which every command would pay
+    # imported on first use: pyplot takes about a third of a second, which every command would pay;
+    # cached, so the backend is set once, as the import at the top did, not at every figure
     import matplotlib
 
     matplotlib.use("Agg")  # headless: never needs a display
