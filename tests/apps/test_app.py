@@ -259,10 +259,21 @@ def wait_for_number(page, text: str) -> None:
     )
 
 
-@pytest.mark.browser
-def test_number_tab_reads_numbers_drawn_with_the_mouse_and_by_touch(page, measured):
+def open_number_tab(page) -> None:
+    """Switch to the Number tab and wait until the Draw tab's canvas has left the page.
+
+    For a moment both canvases are there (seen in CI), and a locator would find two.
+    """
     page.get_by_role("tab", name="Number").click()
     page.wait_for_selector("#number")
+    from playwright.sync_api import expect  # a dev extra, as in digitlab.tools.browser
+
+    expect(page.locator(CANVAS)).to_have_count(1, timeout=30_000)
+
+
+@pytest.mark.browser
+def test_number_tab_reads_numbers_drawn_with_the_mouse_and_by_touch(page, measured):
+    open_number_tab(page)
     assert page.get_attribute("#number", "data-text") == ""
     assert page.locator(CANVAS).bounding_box()["width"] >= 800  # a wide canvas, about 3:1
     for how, text in (("mouse", "407"), ("touch", "1985")):
@@ -306,12 +317,7 @@ def test_a_correction_is_saved_counted_shown_in_my_digits_and_deleted(page, stor
 
 @pytest.mark.browser
 def test_the_number_tab_saves_each_digit_with_its_label(page, store_file):
-    page.get_by_role("tab", name="Number").click()
-    page.wait_for_selector("#number")
-    for _ in range(100):  # until the Draw tab's canvas has gone
-        if page.locator(CANVAS).count() == 1:
-            break
-        page.wait_for_timeout(100)
+    open_number_tab(page)
     try:
         for digit in number_strokes("52", np.random.default_rng(2)):
             for s in digit:
