@@ -40,7 +40,7 @@ from digitlab.models import count_parameters
 
 from .build import Parts, build
 from .callbacks import Callback, build_callbacks, lower_is_better
-from .distributed import close, from_main, init, peer_lost, shard, stopped_message, sum_all
+from .distributed import World, close, from_main, init, peer_lost, shard, stopped_message, sum_all
 from .outliers import draw
 from .personal import report as personal_report
 from .state import restore, save_best, save_last
@@ -231,16 +231,23 @@ def train(
     process of several (see :mod:`digitlab.training.distributed`)."""
     world = init((cfg or {}).get("train", {}).get("device", "auto"))
     try:
-        run, cfg, state = from_main(world, lambda: open_run(cfg, out_dir, resume, max_epochs))
-        p = build(cfg, run, data_dir, progress, state, world=world)
-        callbacks = build_callbacks(cfg["callbacks"], p.opt, lambda epoch, logs: save_best(p, run, epoch, logs))
-        history = start(p, run, callbacks, state)
-        interrupted = fit(p, run, callbacks, history, progress)
-        if p.splits.user is not None and not interrupted and world.main and run.best.is_file():
-            personal_report(p, run, data_dir)
+        run, cfg, history, interrupted = _train_in(world, cfg, out_dir, resume, data_dir, progress, max_epochs)
     finally:
         close(world)
     return summarise(run, history, interrupted, cfg["callbacks"]["checkpoint"]["monitor"], world.rank)
+
+
+def _train_in(world: World, cfg, out_dir, resume, data_dir, progress: bool, max_epochs) -> tuple:
+    """:func:`train`'s work. What it builds (under torchrun, a DDP wrapper that holds the process
+    group) is let go when it returns, so that :func:`close` can end the group."""
+    run, cfg, state = from_main(world, lambda: open_run(cfg, out_dir, resume, max_epochs))
+    p = build(cfg, run, data_dir, progress, state, world=world)
+    callbacks = build_callbacks(cfg["callbacks"], p.opt, lambda epoch, logs: save_best(p, run, epoch, logs))
+    history = start(p, run, callbacks, state)
+    interrupted = fit(p, run, callbacks, history, progress)
+    if p.splits.user is not None and not interrupted and world.main and run.best.is_file():
+        personal_report(p, run, data_dir)
+    return run, cfg, history, interrupted
 
 
 def start(p: Parts, run: RunDir, callbacks: dict, state: dict | None) -> list[dict]:
