@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PRESET ?= seed1
 PORT   ?= 8501
+# pytest-xdist workers for make test: one per core of a 2-core machine (each gets its share of threads)
+TEST_WORKERS ?= 2
 
 .PHONY: help install app serve bench data run results train evaluate test test-all lint format clean
 
@@ -53,8 +55,8 @@ results: data  ## reproduce results/README.md's main rows: train each run, evalu
 	  $(BIN)/digitlab evaluate $$dir --corruptions || exit 1; done
 	$(BIN)/digitlab evaluate runs/full-seed1-aug runs/onecycle-s42 runs/full-seed1 --tta --corruptions
 
-test: $(STAMP)  ## run the default (fast) test suite
-	$(BIN)/pytest
+test: $(STAMP)  ## run the default (fast) test suite, in $(TEST_WORKERS) processes
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-all: $(STAMP)  ## run every test, the slow ones too (a full-MNIST training run: about 2 min more on 2 cores)
 	$(BIN)/pytest -m ''
