@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import run_cli
 from digitlab.tools import bench
 
@@ -33,6 +35,10 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
         assert 0 < inf["network_batch1"]["p50_ms"] < 50 and inf["batch1024_images_per_s"] > 100
         assert inf["predict_path_batch1"]["p50_ms"] > inf["network_batch1"]["p50_ms"] * 0.5
         assert inf["predict_path_batch1"]["p50_ms"] < inf["read_number_6"]["p50_ms"] < 500  # six digits, one image
+    ratios = r["inference"]["int8_vs_onnx"]
+    assert set(ratios) == {"1 thread", "default threads"} and "int8 / onnx network p50, interleaved" in res.stdout
+    for v in ratios.values():
+        assert 0 < v["int8_p50_ms"] < 50 and v["ratio"] == pytest.approx(v["int8_p50_ms"] / v["onnx_p50_ms"])
     measured(
         "bench --quick: "
         + "; ".join(
@@ -40,4 +46,6 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
             f"{r['inference'][b]['predict_path_batch1']['p50_ms']:.3f} ms"
             for b in ("torch", "onnx", "int8")
         )
+        + "; int8 / onnx "
+        + ", ".join(f"{v['ratio']:.2f} at {k}" for k, v in ratios.items())
     )

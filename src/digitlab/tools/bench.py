@@ -8,7 +8,8 @@ Five parts, each a row group of the printed table (and keys of ``--json``):
   share of a float32 matrix-multiply peak measured in the same run;
 - ``inference``: batch-1 latency p50/p99 and batch-1024 images/s of the network
   alone, for PyTorch, onnxruntime and its int8 export, and the whole ``predict`` path for one
-  28x28 image (preprocessing included);
+  28x28 image (preprocessing included); the int8 export's network latency over the float
+  export's, timed interleaved at 1 onnxruntime thread and at the default;
 - ``api``: requests/s and latency of ``POST /api/predict`` with N concurrent
   clients on loopback against ``digitlab serve`` in another process;
 - ``page``: mouse-up to updated prediction on the live page, in headless Chromium;
@@ -139,6 +140,32 @@ def inference_part(model, repeats: int) -> dict:
                 "predict_path_batch1": percentiles(time_calls(lambda: pred.predict_images([digit]), repeats, 20)),  # noqa: B023
                 "read_number_6": percentiles(time_calls(lambda: pred.read_number(number), repeats // 10, 5)),  # noqa: B023
             }
+    out["int8_vs_onnx"] = int8_vs_onnx(model, rounds=5 if repeats <= 200 else 20, block=100)
+    return out
+
+
+def int8_vs_onnx(model, rounds: int, block: int) -> dict:
+    """The int8 export's batch-1 network latency over the float export's, the two interleaved
+    (``rounds`` turns of ``block`` calls each; medians of the blocks' medians), at 1 onnxruntime
+    thread, as ``digitlab serve`` runs each worker, and at onnxruntime's default, one per core."""
+    one = np.zeros((1, 1, 28, 28), np.float32)
+    out = {}
+    for threads in (1, None):
+        try:
+            runs = {b: Predictor.load(model, "cpu", b, threads=threads).session.run for b in ("onnx", "int8")}
+        except DigitlabError as e:
+            return {"skipped": str(e)}
+        medians = {b: [] for b in runs}
+        for _ in range(rounds):
+            for b, run in runs.items():
+                # the lambda runs within this iteration, so binding the loop's run late is what is meant
+                medians[b].append(float(np.median(time_calls(lambda: run(one), block, 5))))  # noqa: B023
+        onnx, int8 = (1000 * float(np.median(medians[b])) for b in ("onnx", "int8"))
+        out["1 thread" if threads else "default threads"] = {
+            "onnx_p50_ms": onnx,
+            "int8_p50_ms": int8,
+            "ratio": int8 / onnx,
+        }
     return out
 
 
@@ -199,7 +226,7 @@ def table(res: dict) -> str:
                 f"  {b:<10}{n['p50_ms']:>10.3f}ms{n['p99_ms']:>6.2f}ms{r['batch1024_images_per_s']:>18,.0f}"
                 f"{p['p50_ms']:>11.3f}ms{p['p99_ms']:>6.2f}ms{num['p50_ms']:>16.2f}ms{num['p99_ms']:>6.2f}ms"
             )
-        lines.append("")
+        lines += [*int8_lines(res["inference"].get("int8_vs_onnx", {"skipped": "not measured"})), ""]
     if "api" in res:
         lines.append(
             f"API: POST /api/predict with 28x28 pixels as JSON, {res['api'][0]['clients']} concurrent "
@@ -224,6 +251,16 @@ def table(res: dict) -> str:
     if "time" in res:
         lines += ["", *time_table(res["time"])]
     return "\n".join(lines)
+
+
+def int8_lines(r: dict) -> list[str]:
+    if "skipped" in r:
+        return [f"  int8 / onnx network, interleaved: skipped: {r['skipped']}"]
+    return [
+        f"  int8 / onnx network p50, interleaved, {k}: {v['int8_p50_ms']:.3f} / {v['onnx_p50_ms']:.3f} ms = "
+        f"{v['ratio']:.2f}" + (" (as digitlab serve runs each worker)" if k == "1 thread" else "")
+        for k, v in r.items()
+    ]
 
 
 def time_table(t: dict) -> list[str]:
