@@ -3,8 +3,9 @@ release: ``from digitlab import train``."""
 
 from digitlab.core.rundir import RunDir
 from digitlab.training.build import *  # noqa: F401
+from digitlab.training.build import dry_run  # noqa: F401
 from digitlab.training.loop import *  # noqa: F401
-from digitlab.training.loop import RunResult, _history_csv, dry_run, train  # noqa: F401
+from digitlab.training.loop import RunResult, _history_csv, train  # noqa: F401
 from digitlab.training.step import *  # noqa: F401
 
 

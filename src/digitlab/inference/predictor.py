@@ -45,28 +45,22 @@ def to_input(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor
     return t.reshape(-1, 1, 28, 28)
 
 
-# Channels-last and batches of 256: seed1 reads about twice as many images/s on 2 Xeon cores
-# as in NCHW batches of 1,024, whose maps outgrow the cache, and batch 1 is faster too
-# (docs/design.md#speed-on-cpu). The logits agree to 1e-5.
-INFER_BATCH = 256
-
-
-def channels_last(t: torch.Tensor) -> torch.Tensor:
-    return t.contiguous(memory_format=torch.channels_last)
+# On CPU, batches of 256 to a channels-last network (Predictor.load): seed1 reads about twice
+# as many images/s on 2 Xeon cores as NCHW batches of 1,024, whose maps outgrow the cache
+# (docs/design.md#speed-on-cpu). GPUs keep the larger batches; no GPU figures for either.
+CPU_BATCH, GPU_BATCH = 256, 1024
 
 
 @torch.no_grad()
 def predict_logits(
-    model: torch.nn.Module, x, device: torch.device | None = None, batch_size: int = INFER_BATCH
+    model: torch.nn.Module, x, device: torch.device | None = None, batch_size: int | None = None
 ) -> torch.Tensor:
     """Logits for (N,28,28) images, in eval mode, on CPU at the end."""
     device = device or next(model.parameters()).device
+    batch_size = batch_size or (CPU_BATCH if device.type == "cpu" else GPU_BATCH)
     was_training = model.training
     model.eval()
-    out = [
-        model(channels_last(to_input(x[i : i + batch_size], device))).float().cpu()
-        for i in range(0, len(x), batch_size)
-    ]
+    out = [model(to_input(x[i : i + batch_size], device)).float().cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, 10)
 
@@ -135,6 +129,7 @@ class Predictor:
         model = build_model(ckpt["model"])
         checkpoint.fill(model, ckpt, path, "the network its own config describes; re-train or re-export it")
         dev = resolve_device(device)
+        # channels-last weights: a 1-channel input is already channels-last, and every later map follows
         model.to(dev, memory_format=torch.channels_last).eval()
         return cls(model, ckpt, path, dev, load_calibration(path))
 
@@ -149,7 +144,7 @@ class Predictor:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a prepared float (N, 1, 28, 28) tensor, on the tensor's device."""
         if self.session is None:
-            return self.model(channels_last(x.to(self.device))).float()
+            return self.model(x.to(self.device)).float()
         return torch.from_numpy(self.session.run(x.detach().cpu().numpy().astype(np.float32))).to(x.device)
 
     @property

@@ -2,10 +2,10 @@
 knowledge distillation, outlier exposure, model soups, the not-a-digit gate and the number
 reader's gate and line reader."""
 
-from .build import Parts, build
+from .build import Parts, build, dry_run
 from .gate import train_gate
 from .line import train_line
-from .loop import RunResult, dry_run, train
+from .loop import RunResult, train
 from .notdigit import train_notdigit
 from .soup import make_soup
 

@@ -1,10 +1,11 @@
 """Building a training run from its config: the parts :func:`digitlab.training.loop.train`
-runs and :func:`digitlab.training.loop.dry_run` checks, made by one :func:`build`."""
+runs and :func:`dry_run` checks, made by one :func:`build`."""
 
 from __future__ import annotations
 
 import math
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +21,14 @@ from digitlab.core.paths import shipped_model
 from digitlab.core.rundir import RunDir
 from digitlab.core.runinfo import git_commit, library_versions, resolve_device, seed_everything
 from digitlab.data.preprocess import SPEC as PREPROCESSING
+from digitlab.inference import to_input
 from digitlab.models import build_model, count_parameters
 
 from .distill import load_teachers
 from .distill import targets as teacher_targets
 from .distributed import SINGLE, World, device_for, main_first, sync_bn_model, wrap
 from .outliers import outlier_pool
-from .step import amp_dtype, prepare_model, weight_average
+from .step import amp_dtype, prepare_model, train_step, weight_average
 
 
 @dataclass
@@ -216,3 +218,23 @@ def non_digit_pool(t_cfg: dict, data_dir, device: torch.device, world: World, pr
             t_cfg["outliers"], t_cfg["seed"], data.data_dir(data_dir) / "augment", progress and world.main
         )
     return None if pool is None else torch.from_numpy(pool).to(device)
+
+
+def dry_run(cfg: dict, data_dir: str | None = None) -> str:
+    """Load the data, build the model and take one optimizer step; write nothing."""
+    p = build(config_mod.complete(cfg), None, data_dir, progress=False, dry=True)
+    bs = cfg["train"]["batch_size"]
+    xb = to_input(p.splits.x_train[:bs], p.device)
+    if p.realtime is not None:
+        xb = p.realtime(xb)
+    yb = torch.as_tensor(p.splits.y_train[:bs], device=p.device)
+    t0 = time.perf_counter()
+    _, loss = train_step(p.model, p.opt, xb, yb, p.l2, cfg["train"]["clipnorm"])
+    c = count_parameters(p.model)
+    copies = p.static["copies"]
+    return (
+        f"dry run OK: {len(p.splits.y_train):,} train (+{copies * len(p.splits.y_train):,} static augmented) / "
+        f"{len(p.splits.y_val):,} validation images; real-time augmentation {'on' if p.realtime else 'off'}; "
+        f"{c['trainable']:,} trainable parameters; one step of {len(yb)} images: loss {loss.item():.4f} "
+        f"in {time.perf_counter() - t0:.2f}s on {p.device}"
+    )

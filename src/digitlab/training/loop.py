@@ -24,6 +24,7 @@ import io
 import math
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,6 @@ from digitlab.core.errors import DigitlabError
 from digitlab.core.io import write_text_atomic
 from digitlab.core.rundir import RunDir
 from digitlab.inference import to_input
-from digitlab.models import count_parameters
 
 from .build import Parts, build
 from .callbacks import Callback, build_callbacks, lower_is_better
@@ -232,6 +232,9 @@ def train(
     world = init((cfg or {}).get("train", {}).get("device", "auto"))
     try:
         run, cfg, history, interrupted = _train_in(world, cfg, out_dir, resume, data_dir, progress, max_epochs)
+    except BaseException as e:
+        traceback.clear_frames(e.__traceback__)  # its frames would keep the DDP wrapper alive past close()
+        raise
     finally:
         close(world)
     return summarise(run, history, interrupted, cfg["callbacks"]["checkpoint"]["monitor"], world.rank)
@@ -287,24 +290,4 @@ def summarise(
         )
     return RunResult(
         run.path, best["epoch"], best["val_acc"], best["val_loss"], len(history), seconds, interrupted, rank
-    )
-
-
-def dry_run(cfg: dict, data_dir: str | None = None) -> str:
-    """Load the data, build the model and take one optimizer step; write nothing."""
-    p = build(config_mod.complete(cfg), None, data_dir, progress=False, dry=True)
-    bs = cfg["train"]["batch_size"]
-    xb = to_input(p.splits.x_train[:bs], p.device)
-    if p.realtime is not None:
-        xb = p.realtime(xb)
-    yb = torch.as_tensor(p.splits.y_train[:bs], device=p.device)
-    t0 = time.perf_counter()
-    _, loss = train_step(p.model, p.opt, xb, yb, p.l2, cfg["train"]["clipnorm"])
-    c = count_parameters(p.model)
-    copies = p.static["copies"]
-    return (
-        f"dry run OK: {len(p.splits.y_train):,} train (+{copies * len(p.splits.y_train):,} static augmented) / "
-        f"{len(p.splits.y_val):,} validation images; real-time augmentation {'on' if p.realtime else 'off'}; "
-        f"{c['trainable']:,} trainable parameters; one step of {len(yb)} images: loss {loss.item():.4f} "
-        f"in {time.perf_counter() - t0:.2f}s on {p.device}"
     )
