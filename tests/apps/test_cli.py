@@ -1,5 +1,7 @@
 import hashlib
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -25,9 +27,6 @@ def test_help_shows_no_empty_defaults():
 def test_the_command_line_starts_without_the_slow_libraries():
     # sklearn, pyplot, scipy.optimize and albumentations load when a command needs them: together they
     # took about 2 s of every command's start, `digitlab --help` and argument errors included
-    import subprocess
-    import sys
-
     heavy = ("sklearn", "matplotlib.pyplot", "scipy.optimize", "albumentations")
     code = f"import sys, digitlab.apps.cli.main; print([m for m in {heavy!r} if m in sys.modules])"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
