@@ -87,6 +87,20 @@ def test_int8_backend_without_an_export_and_a_foreign_out_file_are_one_line_erro
     assert other.read_text() == "mine"
 
 
+def test_an_onnx_file_asked_for_as_the_other_backend_is_a_one_line_error(tmp_path):
+    float_onnx, int8_onnx = shipped_model().with_suffix(".onnx"), shipped_model().with_suffix(".int8.onnx")
+    with pytest.raises(DigitlabError, match=r"is a float export, not int8; use --backend onnx"):
+        Predictor.load(float_onnx, backend="int8")
+    with pytest.raises(DigitlabError, match=r"is an int8 export, not onnx; use --backend int8"):
+        Predictor.load(int8_onnx, backend="onnx")
+    assert [Predictor.load(f).backend for f in (float_onnx, int8_onnx)] == ["onnx", "int8"]
+    img = tmp_path / "one.png"
+    Image.fromarray(render_digit(1)).save(img)
+    res = run_cli("predict", img, "--model", float_onnx, "--backend", "int8")
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "is a float export, not int8" in res.stderr
+
+
 class _AnswersZero(torch.nn.Module):
     """The "float model": 0 for every image."""
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from conftest import run_cli
+from digitlab.core.paths import shipped_model
 from digitlab.tools import bench
 
 
@@ -49,3 +50,11 @@ def test_quick_bench_writes_a_table_and_json(tmp_path, measured):
         + "; int8 / onnx "
         + ", ".join(f"{v['ratio']:.2f} at {k}" for k, v in ratios.items())
     )
+
+
+def test_an_onnx_model_is_timed_only_as_the_backend_it_is():
+    onnx = shipped_model().with_suffix(".onnx")
+    r = bench.inference_part(onnx, repeats=20)
+    assert "ONNX model" in r["torch"]["skipped"] and "is a float export, not int8" in r["int8"]["skipped"]
+    assert 0 < r["onnx"]["network_batch1"]["p50_ms"] < 50 and r["onnx_file"] == str(onnx)
+    assert "is one export; name the .pt model" in r["int8_vs_onnx"]["skipped"]

@@ -124,7 +124,14 @@ class Predictor:
                 raise DigitlabError(f"{path} is an ONNX model; use --backend onnx, or the .pt checkpoint it came from")
             if not path.is_file():
                 raise DigitlabError(f"model file not found: {path}")
-            return cls.from_onnx(OnnxSession(path, threads))
+            pred = cls.from_onnx(OnnxSession(path, threads))
+            if backend in ("onnx", "int8") and pred.backend != backend:
+                # a float file asked for as int8 (or the reverse) would be timed and reported as the other
+                raise DigitlabError(
+                    f"{path} is {'an int8' if pred.backend == 'int8' else 'a float'} export, not {backend}; "
+                    f"use --backend {pred.backend} (or auto), or name the {backend} export"
+                )
+            return pred
         ckpt = checkpoint.load(path)
         model = build_model(ckpt["model"])
         checkpoint.fill(model, ckpt, path, "the network its own config describes; re-train or re-export it")

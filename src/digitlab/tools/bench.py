@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -148,6 +149,8 @@ def int8_vs_onnx(model, rounds: int, block: int) -> dict:
     """The int8 export's batch-1 network latency over the float export's, the two interleaved
     (``rounds`` turns of ``block`` calls each; medians of the blocks' medians), at 1 onnxruntime
     thread, as ``digitlab serve`` runs each worker, and at onnxruntime's default, one per core."""
+    if model is not None and Path(model).suffix == ".onnx":
+        return {"skipped": f"{model} is one export; name the .pt model to compare its two"}
     one = np.zeros((1, 1, 28, 28), np.float32)
     out = {}
     for threads in (1, None):
@@ -155,8 +158,6 @@ def int8_vs_onnx(model, rounds: int, block: int) -> dict:
             preds = {b: Predictor.load(model, "cpu", b, threads=threads) for b in ("onnx", "int8")}
         except DigitlabError as e:
             return {"skipped": str(e)}
-        if preds["onnx"].path == preds["int8"].path:  # an .onnx named as the model answers for both
-            return {"skipped": f"{preds['onnx'].path} is one export; name the .pt model to compare its two"}
         runs = {b: p.session.run for b, p in preds.items()}
         medians = {b: [] for b in runs}
         for _ in range(rounds):
